@@ -1,0 +1,110 @@
+/**
+ * Issue 2, acceptance 2: the bundled dist/ builds the hardened image through the runner contract
+ * (local bases, classic-builder fallback here), and from inside that image: the pinned CLI,
+ * working git, a non-root user, /workspace, a passing HEALTHCHECK, and no CA material in any
+ * layer.
+ */
+import { afterAll, beforeAll, describe, expect, it } from '@jest/globals'
+import { execFileSync } from 'node:child_process'
+import { mkdtempSync, readFileSync, readdirSync, rmSync } from 'node:fs'
+import os from 'node:os'
+import path from 'node:path'
+import { startFakeAnthropic, type FakeAnthropic } from '../servers/fake-anthropic.js'
+import { baseInputs, docker, makeRepo, testCaPath } from '../helpers/e2e.js'
+import { runAction, runPost, type ActionRun } from '../helpers/run-action.js'
+
+const PINNED = '2.1.330'
+
+describe('agent image built through dist/', () => {
+  let api: FakeAnthropic
+  let repo: string
+  let run: ActionRun
+
+  beforeAll(async () => {
+    api = await startFakeAnthropic({ turns: [{ text: 'Nothing to do.' }] })
+    repo = makeRepo()
+    const inputs = baseInputs({ prompt: 'Say hello.', 'anthropic-base-url': api.url })
+    run = await runAction({ inputs, workspace: repo })
+    await runPost(run, { inputs, workspace: repo })
+  })
+
+  afterAll(async () => {
+    await api.close()
+    rmSync(repo, { recursive: true, force: true })
+  })
+
+  it('builds, runs and reports the image id', () => {
+    expect(run.errors).toEqual([])
+    expect(run.exitCode).toBe(0)
+    expect(run.outputs['image-id']).toMatch(/^sha256:[0-9a-f]{64}$/)
+    expect(run.outputs.conclusion).toBe('success')
+    // No buildx on these machines: the fallback says so.
+    if (docker('buildx', 'version').status !== 0) expect(run.stdout).toMatch(/buildx is not installed/)
+  })
+
+  const inImage = (...cmd: string[]): string =>
+    execFileSync(
+      'docker',
+      ['run', '--rm', '--read-only', '--tmpfs', '/home/agent:uid=1000,gid=1000', '-v', `${repo}:/workspace`, run.outputs['image-id'] ?? 'missing', ...cmd],
+      { encoding: 'utf8' }
+    ).trim()
+
+  it('carries the pinned Claude Code version', () => {
+    expect(inImage('claude', '--version')).toContain(PINNED)
+    const labels = JSON.parse(docker('image', 'inspect', '--format', '{{json .Config.Labels}}', run.outputs['image-id'] ?? '').stdout) as Record<string, string>
+    expect(labels['org.opencontainers.image.version']).toBe(PINNED)
+    expect(labels['org.opencontainers.image.created']).toMatch(/^\d{4}-\d\d-\d\dT/)
+  })
+
+  it('runs as a non-root user with git working on /workspace', () => {
+    expect(inImage('id', '-u')).not.toBe('0')
+    expect(inImage('git', '-C', '/workspace', 'log', '--format=%s', '-1')).toBe('initial')
+    expect(inImage('sh', '-c', 'test -d /workspace && echo yes')).toBe('yes')
+    for (const tool of ['bash', 'curl', 'rg', 'jq', 'python3', 'socat']) {
+      expect(inImage('sh', '-c', `command -v ${tool}`)).not.toBe('')
+    }
+  })
+
+  it('passes its HEALTHCHECK', async () => {
+    const name = `e2e-health-${process.pid}`
+    const started = docker('run', '-d', '--name', name, '--health-interval', '1s', '--health-start-period', '0s', '--read-only', '--tmpfs', '/home/agent:uid=1000,gid=1000', '-v', `${repo}:/workspace`, run.outputs['image-id'] ?? '')
+    expect(started.status).toBe(0)
+    try {
+      let status = ''
+      for (let i = 0; i < 60 && status !== 'healthy'; i++) {
+        await new Promise(resolve => setTimeout(resolve, 500))
+        status = docker('inspect', '--format', '{{.State.Health.Status}}', name).stdout.trim()
+      }
+      expect(status).toBe('healthy')
+    } finally {
+      docker('rm', '-f', name)
+    }
+  })
+
+  it('explains a missing workspace instead of starting the agent', () => {
+    const result = docker('run', '--rm', run.outputs['image-id'] ?? '', 'claude', '--version')
+    expect(result.status).not.toBe(0)
+    expect(result.stderr).toMatch(/\/workspace is not (mounted|a git repository)/)
+  })
+
+  it('leaves no CA material in any layer', () => {
+    const dir = mkdtempSync(path.join(os.tmpdir(), 'e2e-layers-'))
+    try {
+      execFileSync('docker', ['save', '-o', path.join(dir, 'image.tar'), run.outputs['image-id'] ?? ''])
+      execFileSync('tar', ['-xf', 'image.tar'], { cwd: dir })
+      // A line from the middle of the test CA: only the build's CA bundle contains it.
+      const marker = readFileSync(testCaPath(), 'utf8').split('\n')[5] ?? ''
+      expect(marker.length).toBeGreaterThan(40)
+      const layers = readdirSync(dir, { recursive: true, encoding: 'utf8' }).filter(f => f.endsWith('layer.tar') || /blobs\/sha256\/[0-9a-f]{64}$/.test(f))
+      expect(layers.length).toBeGreaterThan(0)
+      for (const layer of layers) {
+        const listing = execFileSync('tar', ['-tf', path.join(dir, layer)], { encoding: 'utf8', maxBuffer: 256 * 1024 * 1024 })
+        expect(listing).not.toMatch(/sandbox-ca\.pem|ca-bundle\.pem/)
+        const found = execFileSync('sh', ['-c', `tar -xOf "$1" 2>/dev/null | grep -c -F -- "$2" || true`, 'sh', path.join(dir, layer), marker], { encoding: 'utf8', maxBuffer: 64 * 1024 * 1024 })
+        expect(`${layer}: ${found.trim()}`).toBe(`${layer}: 0`)
+      }
+    } finally {
+      rmSync(dir, { recursive: true, force: true })
+    }
+  })
+})

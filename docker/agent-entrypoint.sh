@@ -1,0 +1,55 @@
+#!/usr/bin/env bash
+# Entrypoint of the agent image. Runs as the unprivileged user on a read-only root filesystem.
+# 1. checks that /workspace is a mounted git repository (clear message if not);
+# 2. makes git usable: HOME is a tmpfs, and /workspace may be owned by another uid than ours;
+# 3. starts the forwarders from loopback ports to the host's Unix sockets in /run/sandbox
+#    (the credential gateway and the egress proxy), since the container has no network;
+# 4. execs claude with the given arguments, or stays up for `docker exec` debugging.
+set -euo pipefail
+
+fail() { echo "agent-entrypoint: $*" >&2; exit 64; }
+
+if [ "${1:-}" = "--self-test" ]; then
+  shift
+  exec "$@"
+fi
+
+if [ ! -d /workspace ] || ! mountpoint -q /workspace 2>/dev/null && [ -z "$(ls -A /workspace 2>/dev/null)" ]; then
+  fail "/workspace is not mounted. Mount the repository: docker run -v \"\$PWD:/workspace\" ..."
+fi
+
+# git refuses repositories owned by another uid unless told they are safe; the config goes through
+# the environment because HOME may not be writable yet and the root filesystem is read-only.
+export GIT_CONFIG_COUNT=1 GIT_CONFIG_KEY_0=safe.directory GIT_CONFIG_VALUE_0=/workspace
+if ! git -C /workspace rev-parse --git-dir >/dev/null 2>&1; then
+  fail "/workspace is not a git repository. Mount a checked-out repository (actions/checkout) at /workspace."
+fi
+
+if [ ! -w "${HOME:-/nonexistent}" ]; then
+  fail "HOME ($HOME) is not writable; run with --tmpfs $HOME"
+fi
+
+# Forwarders: started only where the host provides the sockets.
+SANDBOX_DIR=${SANDBOX_DIR:-/run/sandbox}
+start_forwarder() { # socket port
+  local sock="$SANDBOX_DIR/$1" port=$2
+  [ -S "$sock" ] || return 0
+  socat "TCP-LISTEN:${port},bind=127.0.0.1,reuseaddr,fork" "UNIX-CONNECT:${sock}" &
+  # Wait (bounded: 2 s) until it listens, so the CLI's first request does not race it.
+  for _ in $(seq 1 100); do
+    grep -q ":$(printf '%04X' "$port") 00000000:0000 0A" /proc/net/tcp 2>/dev/null && return 0
+    sleep 0.02
+  done
+  fail "forwarder for $sock did not start on port $port"
+}
+start_forwarder gateway.sock "${SANDBOX_GATEWAY_PORT:-8080}"
+start_forwarder proxy.sock "${SANDBOX_PROXY_PORT:-8081}"
+
+if [ $# -eq 0 ]; then
+  echo "agent-entrypoint: no command given; staying up for docker exec (Ctrl-C or docker stop to end)" >&2
+  exec sleep infinity
+fi
+if [ "$1" != "claude" ]; then
+  set -- claude "$@"
+fi
+exec "$@"

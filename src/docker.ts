@@ -1,0 +1,96 @@
+import { spawn } from 'node:child_process'
+import { ConfigurationError } from './errors.js'
+
+/** The docker CLI, called without a shell; output captured, optionally streamed line by line. */
+export interface DockerResult {
+  exitCode: number
+  stdout: string
+  stderr: string
+}
+
+export interface DockerOptions {
+  env?: NodeJS.ProcessEnv
+  /** Called with each line of stdout and stderr as it arrives (build logs). */
+  onLine?: (line: string) => void
+  input?: string
+}
+
+export function docker(args: string[], options: DockerOptions = {}): Promise<DockerResult> {
+  return new Promise((resolve, reject) => {
+    const child = spawn('docker', args, {
+      env: options.env ?? process.env,
+      stdio: ['pipe', 'pipe', 'pipe']
+    })
+    let stdout = ''
+    let stderr = ''
+    const lineSplitter = () => {
+      let pending = ''
+      return (chunk: string, flush = false) => {
+        if (!options.onLine) return
+        pending += chunk
+        const lines = pending.split('\n')
+        pending = flush ? '' : (lines.pop() ?? '')
+        for (const line of lines) if (line !== '') options.onLine(line)
+      }
+    }
+    const outLines = lineSplitter()
+    const errLines = lineSplitter()
+    child.stdout.setEncoding('utf8').on('data', (chunk: string) => {
+      stdout += chunk
+      outLines(chunk)
+    })
+    child.stderr.setEncoding('utf8').on('data', (chunk: string) => {
+      stderr += chunk
+      errLines(chunk)
+    })
+    child.on('error', (error: NodeJS.ErrnoException) => {
+      if (error.code === 'ENOENT') {
+        reject(
+          new ConfigurationError(
+            'The docker command is not installed on this runner',
+            'Use a runner with Docker (GitHub-hosted ubuntu-latest has it), or install the Docker engine'
+          )
+        )
+      } else reject(error)
+    })
+    child.stdin.on('error', () => undefined)
+    child.stdin.end(options.input ?? '')
+    child.on('close', code => {
+      outLines('', true)
+      errLines('', true)
+      resolve({ exitCode: code ?? -1, stdout, stderr })
+    })
+  })
+}
+
+/** Last non-empty lines of a command's output, for error messages. */
+export function lastLines(text: string, count = 3): string {
+  return text
+    .split('\n')
+    .map(line => line.trim())
+    .filter(line => line !== '')
+    .slice(-count)
+    .join(' | ')
+}
+
+/** Fails with a clear instruction when no Docker daemon answers. Returns the server version. */
+export async function requireDockerDaemon(): Promise<string> {
+  const result = await docker(['version', '--format', '{{.Server.Version}}'])
+  const version = result.stdout.trim()
+  if (result.exitCode !== 0 || version === '') {
+    throw new ConfigurationError(
+      `No Docker daemon is reachable (${lastLines(result.stderr, 1) || 'docker version failed'})`,
+      'Run on a runner with a Docker engine (GitHub-hosted ubuntu-latest has one), start dockerd, or set DOCKER_HOST'
+    )
+  }
+  return version
+}
+
+export async function imageExists(ref: string): Promise<boolean> {
+  return (await docker(['image', 'inspect', '--format', '{{.Id}}', ref])).exitCode === 0
+}
+
+export async function imageId(ref: string): Promise<string | undefined> {
+  const result = await docker(['image', 'inspect', '--format', '{{.Id}}', ref])
+  return result.exitCode === 0 ? result.stdout.trim() : undefined
+}

@@ -1,0 +1,111 @@
+import { chmodSync, copyFileSync, existsSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs'
+import path from 'node:path'
+import { ConfigurationError } from '../errors.js'
+import { docker, lastLines } from '../docker.js'
+
+/** Everything one image build needs, already validated. */
+export interface BuildRequest {
+  dockerfile: string
+  context: string
+  tag: string
+  buildArgs: Record<string, string>
+  iidFile: string
+  /** CA bundle handed to buildx as a secret (custom Dockerfiles); the bundled one copies it. */
+  caSecretFile?: string
+}
+
+export interface BuildLog {
+  info(message: string): void
+  warning(message: string): void
+  startGroup(name: string): void
+  endGroup(): void
+}
+
+/** `docker buildx build` arguments; the image id is read from --iidfile, not parsed from output. */
+export function buildxArgs(request: BuildRequest): string[] {
+  const args = ['buildx', 'build', '--load', '--progress=plain', '--iidfile', request.iidFile]
+  args.push('--file', request.dockerfile, '--tag', request.tag)
+  for (const [key, value] of Object.entries(request.buildArgs)) args.push('--build-arg', `${key}=${value}`)
+  if (request.caSecretFile) args.push('--secret', `id=ca-certificates,src=${request.caSecretFile}`)
+  args.push(request.context)
+  return args
+}
+
+/** Classic builder arguments (run with DOCKER_BUILDKIT=0): no secrets, no --load. */
+export function classicBuildArgs(request: BuildRequest): string[] {
+  const args = ['build', '--iidfile', request.iidFile, '--file', request.dockerfile, '--tag', request.tag]
+  for (const [key, value] of Object.entries(request.buildArgs)) args.push('--build-arg', `${key}=${value}`)
+  args.push(request.context)
+  return args
+}
+
+export async function hasBuildx(): Promise<boolean> {
+  return (await docker(['buildx', 'version'])).exitCode === 0
+}
+
+/**
+ * The bundled Dockerfile's context: a private copy of docker/ with the entrypoint made executable
+ * (the classic builder has no COPY --chmod) and sandbox-ca.pem, empty when no CA was given.
+ */
+export function prepareBundledContext(dockerDir: string, runDir: string, caFile?: string): string {
+  const context = mkdtempSync(path.join(runDir, 'context-'))
+  for (const name of ['Dockerfile.agent', 'agent-entrypoint.sh', '.dockerignore']) {
+    const source = path.join(dockerDir, name)
+    if (existsSync(source)) copyFileSync(source, path.join(context, name))
+  }
+  chmodSync(path.join(context, 'agent-entrypoint.sh'), 0o755)
+  writeFileSync(path.join(context, 'sandbox-ca.pem'), caFile ? readFileSync(caFile) : '')
+  return context
+}
+
+/** Turns a failed build's output into the clearest message we can give. */
+export function explainBuildFailure(output: string, buildArgs: Record<string, string>): Error {
+  const version = buildArgs.CLAUDE_CODE_VERSION
+  if (/No matching version found for @anthropic-ai\/claude-code@|ETARGET/.test(output)) {
+    return new ConfigurationError(
+      `claude-code-version ${version ?? ''} does not exist in the npm registry`.replace('  ', ' '),
+      'Set `claude-code-version` to a published version (npm view @anthropic-ai/claude-code versions)'
+    )
+  }
+  if (/SELF_SIGNED_CERT_IN_CHAIN|UNABLE_TO_GET_ISSUER_CERT|unable to get local issuer certificate/.test(output)) {
+    return new ConfigurationError(
+      'The image build could not verify TLS certificates (a TLS-inspecting proxy?)',
+      "Pass your proxy's CA bundle with the `ca-certificates` input"
+    )
+  }
+  if (/pull access denied|failed to resolve source metadata|manifest unknown|not found: manifest|dial tcp|no such host/.test(output) && /FROM|pull|resolve/i.test(output)) {
+    return new ConfigurationError(
+      `The image build could not get a base image (${lastLines(output, 1)})`,
+      'Check BASE_IMAGE / BUILDER_IMAGE in `build-args`, or give a prebuilt `image`'
+    )
+  }
+  return new Error(`docker build failed with: ${lastLines(output, 3)}`)
+}
+
+/**
+ * Builds with buildx where present (GitHub-hosted runners) and with the classic builder
+ * otherwise, warning that it is slower and has no build secrets. Returns the image id.
+ */
+export async function buildImage(request: BuildRequest, log: BuildLog): Promise<string> {
+  const buildx = await hasBuildx()
+  if (!buildx) {
+    log.warning(
+      'docker buildx is not installed: building with the classic builder (DOCKER_BUILDKIT=0), which is slower and has no build secrets. Install the buildx plugin for faster builds.'
+    )
+  }
+  const args = buildx ? buildxArgs(request) : classicBuildArgs(request)
+  const env = buildx ? process.env : { ...process.env, DOCKER_BUILDKIT: '0' }
+  log.startGroup(`Building the agent image ${request.tag}`)
+  let result
+  try {
+    result = await docker(args, { env, onLine: line => log.info(line) })
+  } finally {
+    log.endGroup()
+  }
+  if (result.exitCode !== 0) {
+    throw explainBuildFailure(`${result.stdout}\n${result.stderr}`, request.buildArgs)
+  }
+  const id = existsSync(request.iidFile) ? readFileSync(request.iidFile, 'utf8').trim() : ''
+  if (!id) throw new Error('docker build succeeded but wrote no image id (--iidfile)')
+  return id
+}

@@ -1,0 +1,332 @@
+import { existsSync, readFileSync, statSync } from 'node:fs'
+import path from 'node:path'
+import { fileURLToPath } from 'node:url'
+import shellQuote from 'shell-quote'
+import { ConfigurationError } from './errors.js'
+import type { NetworkMode, PublishMode, Settings } from './settings.js'
+import { DEFAULT_CLAUDE_CODE_VERSION } from './constants.js'
+
+/** Reads one input by its action.yml name; '' when unset. core.getInput in the action. */
+export type InputReader = (name: string) => string
+
+const NETWORK_MODES: readonly NetworkMode[] = ['restricted', 'open']
+const PUBLISH_MODES: readonly PublishMode[] = ['auto', 'comment', 'commit', 'pull-request', 'patch']
+
+/**
+ * Variables the `env` input may not set: they would hand the agent a credential or route its
+ * traffic around the gateway and the proxy.
+ */
+const RESERVED_ENV = new Set([
+  'ANTHROPIC_API_KEY',
+  'ANTHROPIC_AUTH_TOKEN',
+  'CLAUDE_CODE_OAUTH_TOKEN',
+  'ANTHROPIC_BASE_URL',
+  'HTTP_PROXY',
+  'HTTPS_PROXY',
+  'NO_PROXY',
+  'ALL_PROXY',
+  'http_proxy',
+  'https_proxy',
+  'no_proxy',
+  'all_proxy',
+  'HOME',
+  'SANDBOX_DIR'
+])
+
+/** The folder that holds action.yml (dist/ sits beside docker/ in the published action). */
+export function actionRoot(): string {
+  const here = path.dirname(fileURLToPath(import.meta.url))
+  // Bundled: <root>/dist/index.js or <root>/dist/cli/index.js; from sources: <root>/src/inputs.ts.
+  for (const candidate of [path.join(here, '..'), path.join(here, '..', '..')]) {
+    if (existsSync(path.join(candidate, 'docker', 'Dockerfile.agent'))) return candidate
+  }
+  return path.join(here, '..')
+}
+
+/** Splits a list input on newlines and commas, trimming and dropping empty entries. */
+export function splitList(value: string): string[] {
+  return value
+    .split(/[\n,]/)
+    .map(item => item.trim())
+    .filter(item => item.length > 0)
+}
+
+/** Splits on whitespace, newlines and commas (package lists). */
+export function splitWords(value: string): string[] {
+  return value
+    .split(/[\s,]+/)
+    .map(item => item.trim())
+    .filter(item => item.length > 0)
+}
+
+/** Parses newline-separated KEY=VALUE lines (build-args); every malformed line is an error. */
+export function parseKeyValueLines(value: string, inputName: string): Record<string, string> {
+  const result: Record<string, string> = {}
+  value.split('\n').forEach((raw, index) => {
+    const line = raw.trim()
+    if (line === '' || line.startsWith('#')) return
+    const eq = line.indexOf('=')
+    const key = eq > 0 ? line.slice(0, eq).trim() : ''
+    if (!/^[A-Za-z_][A-Za-z0-9_]*$/.test(key)) {
+      throw new ConfigurationError(
+        `Input \`${inputName}\` line ${index + 1} is not KEY=VALUE: "${truncate(line, 60)}"`,
+        'Write one KEY=VALUE per line, with a key of letters, digits and underscores'
+      )
+    }
+    result[key] = line.slice(eq + 1)
+  })
+  return result
+}
+
+/** Parses the `env` input: KEY=VALUE, or bare KEY copied from the runner's environment. */
+export function parseEnvInput(value: string, runnerEnv: NodeJS.ProcessEnv): Record<string, string> {
+  const result: Record<string, string> = {}
+  value.split('\n').forEach((raw, index) => {
+    const line = raw.trim()
+    if (line === '' || line.startsWith('#')) return
+    const eq = line.indexOf('=')
+    const key = eq === -1 ? line : line.slice(0, eq).trim()
+    if (!/^[A-Za-z_][A-Za-z0-9_]*$/.test(key)) {
+      throw new ConfigurationError(
+        `Input \`env\` line ${index + 1} is not KEY=VALUE or KEY: "${truncate(line, 60)}"`,
+        'Write one KEY=VALUE (or a bare KEY to copy it from the runner) per line'
+      )
+    }
+    if (RESERVED_ENV.has(key)) {
+      throw new ConfigurationError(
+        `Input \`env\` may not set ${key}: the sandbox sets it to keep credentials out and traffic on the gateway`,
+        'Remove it; use anthropic-base-url for the API endpoint and allowed-domains for egress'
+      )
+    }
+    if (eq === -1) {
+      const copied = runnerEnv[key]
+      if (copied !== undefined) result[key] = copied
+    } else {
+      result[key] = line.slice(eq + 1)
+    }
+  })
+  return result
+}
+
+function truncate(text: string, max: number): string {
+  return text.length > max ? `${text.slice(0, max)}…` : text
+}
+
+function parseBoolean(value: string, inputName: string, fallback: boolean): boolean {
+  const v = value.trim().toLowerCase()
+  if (v === '') return fallback
+  if (['true', 'yes', '1'].includes(v)) return true
+  if (['false', 'no', '0'].includes(v)) return false
+  throw new ConfigurationError(`Input \`${inputName}\` must be true or false, got "${value}"`)
+}
+
+function parsePositiveInteger(value: string, inputName: string): number | undefined {
+  const v = value.trim()
+  if (v === '') return undefined
+  if (!/^\d+$/.test(v) || Number(v) < 1) {
+    throw new ConfigurationError(`Input \`${inputName}\` must be a positive whole number, got "${value}"`)
+  }
+  return Number(v)
+}
+
+function parsePositiveNumber(value: string, inputName: string, fallback: number): number {
+  const v = value.trim()
+  if (v === '') return fallback
+  const n = Number(v)
+  if (!/^\d*\.?\d+$/.test(v) || !Number.isFinite(n) || n <= 0) {
+    throw new ConfigurationError(`Input \`${inputName}\` must be a positive number, got "${value}"`)
+  }
+  return n
+}
+
+function oneOf<T extends string>(value: string, allowed: readonly T[], inputName: string, fallback: T): T {
+  const v = value.trim()
+  if (v === '') return fallback
+  if ((allowed as readonly string[]).includes(v)) return v as T
+  throw new ConfigurationError(
+    `Input \`${inputName}\` must be one of ${allowed.join(', ')}, got "${value}"`
+  )
+}
+
+/** Splits `claude-args` like a shell would split words, refusing shell operators. */
+export function splitClaudeArgs(value: string): string[] {
+  const words: string[] = []
+  for (const entry of shellQuote.parse(value, name => `$${name}`)) {
+    if (typeof entry === 'string') {
+      words.push(entry)
+    } else if ('comment' in entry) {
+      break
+    } else if ('pattern' in entry) {
+      words.push(entry.pattern)
+    } else {
+      throw new ConfigurationError(
+        `Input \`claude-args\` contains the shell operator "${entry.op}"; it is split into words, never run by a shell`,
+        'Quote it if it is meant literally'
+      )
+    }
+  }
+  return words
+}
+
+function resolveFrom(base: string, p: string): string {
+  return path.isAbsolute(p) ? p : path.resolve(base, p)
+}
+
+function readPrompt(read: InputReader, workspace: string): string {
+  const prompt = read('prompt')
+  const promptFile = read('prompt-file').trim()
+  if (prompt.trim() !== '' && promptFile !== '') {
+    throw new ConfigurationError('Both `prompt` and `prompt-file` are set', 'Set only one of them')
+  }
+  if (promptFile !== '') {
+    const file = resolveFrom(workspace, promptFile)
+    if (!existsSync(file) || !statSync(file).isFile()) {
+      throw new ConfigurationError(
+        `Input \`prompt-file\` names ${file}, which does not exist`,
+        'Give a path relative to the repository, or an absolute one'
+      )
+    }
+    const text = readFileSync(file, 'utf8')
+    if (text.trim() === '') throw new ConfigurationError(`The prompt file ${file} is empty`)
+    return text
+  }
+  if (prompt.trim() === '') {
+    throw new ConfigurationError(
+      'No task: neither `prompt` nor `prompt-file` is set',
+      'Add `prompt: <the task>` (or `prompt-file: path`) under `with:`'
+    )
+  }
+  return prompt
+}
+
+function readCaCertificates(read: InputReader, workspace: string): string | undefined {
+  const value = read('ca-certificates').trim()
+  if (value === '') return undefined
+  const file = resolveFrom(workspace, value)
+  if (!existsSync(file) || !statSync(file).isFile()) {
+    throw new ConfigurationError(
+      `Input \`ca-certificates\` names ${file}, which does not exist`,
+      'Give the path of a PEM bundle (-----BEGIN CERTIFICATE----- blocks)'
+    )
+  }
+  const text = readFileSync(file, 'utf8')
+  if (!/-----BEGIN CERTIFICATE-----[\s\S]+?-----END CERTIFICATE-----/.test(text)) {
+    throw new ConfigurationError(
+      `Input \`ca-certificates\` names ${file}, which is not a PEM file (no -----BEGIN CERTIFICATE----- block)`,
+      'Give a PEM bundle; convert a DER file with `openssl x509 -inform der -in cert.cer -out cert.pem`'
+    )
+  }
+  return file
+}
+
+/** Reads and validates every input. Throws ConfigurationError on the first mistake. */
+export function getSettings(read: InputReader, env: NodeJS.ProcessEnv = process.env): Settings {
+  const workspaceInput = read('working-directory').trim()
+  const workspace = path.resolve(workspaceInput || env.GITHUB_WORKSPACE || process.cwd())
+  if (!existsSync(workspace) || !statSync(workspace).isDirectory()) {
+    throw new ConfigurationError(
+      `The repository directory ${workspace} does not exist`,
+      'Check out the repository first (actions/checkout), or fix `working-directory`'
+    )
+  }
+
+  const claudeCodeVersion = read('claude-code-version').trim() || DEFAULT_CLAUDE_CODE_VERSION
+  if (!/^\d+\.\d+\.\d+(-[0-9A-Za-z.-]+)?$/.test(claudeCodeVersion)) {
+    throw new ConfigurationError(
+      `Input \`claude-code-version\` must be an exact version such as ${DEFAULT_CLAUDE_CODE_VERSION}, got "${claudeCodeVersion}"`,
+      'Ranges and tags are refused so the cached image matches what runs'
+    )
+  }
+
+  const timeoutMinutes = parsePositiveNumber(read('timeout-minutes'), 'timeout-minutes', 30)
+  const memory = read('memory').trim() || '4g'
+  if (!/^\d+(\.\d+)?[bkmgBKMG]?$/.test(memory)) {
+    throw new ConfigurationError(`Input \`memory\` must be a docker size such as 4g or 512m, got "${memory}"`)
+  }
+  const cpus = String(parsePositiveNumber(read('cpus'), 'cpus', 2))
+
+  const dockerfileInput = read('dockerfile').trim()
+  const bundledDockerfile = dockerfileInput === ''
+  const dockerfile = bundledDockerfile
+    ? path.join(actionRoot(), 'docker', 'Dockerfile.agent')
+    : resolveFrom(workspace, dockerfileInput)
+  const image = read('image').trim() || undefined
+  if (!image && (!existsSync(dockerfile) || !statSync(dockerfile).isFile())) {
+    throw new ConfigurationError(
+      `Input \`dockerfile\` names ${dockerfile}, which does not exist`,
+      'Give a path relative to the repository, or leave it empty to use the bundled image'
+    )
+  }
+
+  const apiKey = read('anthropic-api-key').trim() || undefined
+  const oauthToken = read('claude-code-oauth-token').trim() || undefined
+  const baseUrl = read('anthropic-base-url').trim() || 'https://api.anthropic.com'
+  if (!/^https?:\/\/[^\s/]+/.test(baseUrl)) {
+    throw new ConfigurationError(
+      `Input \`anthropic-base-url\` must be an http(s) URL, got "${baseUrl}"`
+    )
+  }
+
+  return {
+    task: {
+      prompt: readPrompt(read, workspace),
+      model: read('model').trim() || undefined,
+      maxTurns: parsePositiveInteger(read('max-turns'), 'max-turns'),
+      allowedTools: splitList(read('allowed-tools')),
+      disallowedTools: splitList(read('disallowed-tools')),
+      appendSystemPrompt: read('append-system-prompt').trim() || undefined,
+      claudeArgs: splitClaudeArgs(read('claude-args')),
+      claudeCodeVersion,
+      timeoutMs: Math.round(timeoutMinutes * 60_000)
+    },
+    credentials: { apiKey, oauthToken, baseUrl },
+    sandbox: {
+      network: oneOf(read('network'), NETWORK_MODES, 'network', 'restricted'),
+      allowedDomains: read('allowed-domains'),
+      env: parseEnvInput(read('env'), env),
+      memory,
+      cpus,
+      pidsLimit: parsePositiveInteger(read('pids-limit'), 'pids-limit') ?? 1024,
+      workspace
+    },
+    image: {
+      image,
+      dockerfile,
+      bundledDockerfile,
+      buildArgs: parseKeyValueLines(read('build-args'), 'build-args'),
+      extraPackages: splitWords(read('extra-packages')),
+      caCertificates: readCaCertificates(read, workspace),
+      cache: parseBoolean(read('cache'), 'cache', true)
+    },
+    publish: {
+      mode: oneOf(read('publish'), PUBLISH_MODES, 'publish', 'auto'),
+      githubToken: read('github-token').trim() || undefined,
+      branch: read('branch').trim() || undefined,
+      baseBranch: read('base-branch').trim() || undefined,
+      commitMessage: read('commit-message').trim() || undefined,
+      prTitle: read('pr-title').trim() || undefined,
+      prBody: read('pr-body').trim() || undefined,
+      prLabels: splitList(read('pr-labels')),
+      prDraft: parseBoolean(read('pr-draft'), 'pr-draft', false),
+      protectedPaths: (() => {
+        const raw = read('protected-paths')
+        return raw.trim() === '' ? ['.github/workflows/**'] : splitList(raw)
+      })()
+    },
+    trigger: {
+      triggerPhrase: read('trigger-phrase').trim() || '@claude',
+      labelTrigger: read('label-trigger').trim() || undefined
+    }
+  }
+}
+
+/** Credentials are checked apart from the rest: a run that decides not to act needs none. */
+export function requireCredentials(settings: Settings, env: NodeJS.ProcessEnv = process.env): void {
+  if (settings.credentials.apiKey || settings.credentials.oauthToken) return
+  const fork = env.GITHUB_EVENT_NAME === 'pull_request'
+  throw new ConfigurationError(
+    'No credentials: `anthropic-api-key` and `claude-code-oauth-token` are both empty' +
+      (fork ? ' (pull requests from forks get no secrets)' : ''),
+    'Add `anthropic-api-key: ${{ secrets.ANTHROPIC_API_KEY }}` under `with:` and create that repository secret'
+  )
+}

@@ -1,0 +1,223 @@
+import * as core from '@actions/core'
+import { copyFileSync, existsSync, rmSync, writeFileSync } from 'node:fs'
+import path from 'node:path'
+import { claudeArgs } from './agent/claude-args.js'
+import { decideOutcome, type AgentOutcome, type ContainerOutcome } from './agent/result.js'
+import { TranscriptReader } from './agent/stream.js'
+import { GATEWAY_SOCKET, Outputs, PROXY_SOCKET, State } from './constants.js'
+import { requireDockerDaemon } from './docker.js'
+import { ConfigurationError, errorMessage } from './errors.js'
+import { createPatch, type PatchResult } from './git/patch.js'
+import { prepareImage, type PreparedImage } from './image/prepare.js'
+import { actionRoot, getSettings, requireCredentials } from './inputs.js'
+import { formatDeniedHosts } from './report/denied-hosts.js'
+import { renderSummary } from './report/summary.js'
+import { createRunPaths, newRunId, type RunPaths } from './run-paths.js'
+import { parseAllowedDomains } from './sandbox/allow-list.js'
+import { runContainer } from './sandbox/container.js'
+import { startGateway, type Gateway } from './sandbox/gateway.js'
+import { startEgressProxy, type EgressProxy } from './sandbox/proxy.js'
+import { clientEnvForRun, dockerRunArgs, type ContainerSpec } from './sandbox/run-args.js'
+import { agentUser, lendWorkspaceTo, requireGitPath, returnWorkspace } from './sandbox/workspace.js'
+import type { Settings } from './settings.js'
+import { IMAGE_USER } from './constants.js'
+
+const buildLog = {
+  info: (message: string) => core.info(message),
+  warning: (message: string) => core.warning(message),
+  startGroup: (name: string) => core.startGroup(name),
+  endGroup: () => core.endGroup()
+}
+
+/** The main step: inputs -> image -> sandbox -> patch -> publish. The only place that fails the step. */
+export async function run(): Promise<void> {
+  core.saveState(State.isPost, 'true')
+  const cancel = new AbortController()
+  const onSignal = (signal: NodeJS.Signals): void => {
+    core.warning(`Received ${signal}: stopping the agent and keeping what it produced`)
+    cancel.abort()
+  }
+  process.on('SIGINT', onSignal)
+  process.on('SIGTERM', onSignal)
+  try {
+    const outcome = await runAction(cancel.signal)
+    if (outcome && outcome.conclusion !== 'success') core.setFailed(outcome.message)
+  } catch (error: unknown) {
+    if (!(error instanceof ConfigurationError) && error instanceof Error && error.stack) core.debug(error.stack)
+    core.setFailed(errorMessage(error))
+  } finally {
+    process.off('SIGINT', onSignal)
+    process.off('SIGTERM', onSignal)
+  }
+}
+
+async function runAction(cancel: AbortSignal): Promise<AgentOutcome | undefined> {
+  const settings = getSettings(name => core.getInput(name))
+  for (const secret of [settings.credentials.apiKey, settings.credentials.oauthToken]) {
+    if (secret) core.setSecret(secret)
+  }
+  requireCredentials(settings)
+  const gitPath = requireGitPath(settings.sandbox.workspace)
+  const dockerVersion = await requireDockerDaemon()
+  core.info(`Docker engine ${dockerVersion}`)
+
+  const paths = createRunPaths(newRunId())
+  core.saveState(State.runId, paths.runId)
+  core.saveState(State.runDir, paths.workDir)
+  core.saveState(State.workspace, settings.sandbox.workspace)
+  try {
+    const image = await prepareImage(
+      settings.image,
+      settings.task.claudeCodeVersion,
+      paths.workDir,
+      path.join(actionRoot(), 'docker'),
+      buildLog
+    )
+    core.setOutput(Outputs.imageId, image.id)
+    core.setOutput(Outputs.cacheHit, String(image.cacheHit))
+    return await runAgentAndCollect(settings, paths, gitPath, image, cancel)
+  } finally {
+    rmSync(paths.workDir, { recursive: true, force: true })
+  }
+}
+
+async function runAgentAndCollect(
+  settings: Settings,
+  paths: RunPaths,
+  gitPath: string,
+  image: PreparedImage,
+  cancel: AbortSignal
+): Promise<AgentOutcome> {
+  const { sandbox, task, credentials } = settings
+  const gatewayLines: string[] = []
+  const gateway: Gateway = await startGateway({
+    socketPath: path.join(paths.socketDir, GATEWAY_SOCKET),
+    upstream: credentials.baseUrl,
+    credentials: { apiKey: credentials.apiKey, oauthToken: credentials.oauthToken },
+    log: entry => gatewayLines.push(JSON.stringify(entry))
+  })
+  let proxy: EgressProxy | undefined
+  const networkLines: string[] = []
+  if (sandbox.network === 'restricted') {
+    proxy = await startEgressProxy({
+      socketPath: path.join(paths.socketDir, PROXY_SOCKET),
+      allowList: parseAllowedDomains(sandbox.allowedDomains),
+      log: entry => {
+        networkLines.push(JSON.stringify(entry))
+        const verdict = entry.allowed ? 'allowed' : `denied (${entry.reason ?? 'policy'})`
+        core.info(`🌐 ${entry.method} ${entry.host}:${entry.port} ${verdict}`)
+      }
+    })
+  }
+  let caBundleName: string | undefined
+  if (settings.image.caCertificates) {
+    caBundleName = 'ca-bundle.pem'
+    copyFileSync(settings.image.caCertificates, path.join(paths.socketDir, caBundleName))
+  }
+
+  const { user, lendWorkspace } = agentUser()
+  const spec: ContainerSpec = {
+    name: `claude-sandbox-${paths.runId}`,
+    runId: paths.runId,
+    image: image.ref,
+    workspace: sandbox.workspace,
+    gitPath,
+    socketDir: paths.socketDir,
+    user,
+    home: IMAGE_USER.home,
+    network: sandbox.network,
+    proxy: proxy !== undefined,
+    memory: sandbox.memory,
+    cpus: sandbox.cpus,
+    pidsLimit: sandbox.pidsLimit,
+    userEnv: sandbox.env,
+    caBundleName,
+    command: claudeArgs(task, sandbox.network)
+  }
+
+  const transcript = new TranscriptReader(paths.executionFile, line => core.info(line))
+  let container: ContainerOutcome
+  const owner = lendWorkspace ? await lendWorkspaceTo(sandbox.workspace, user) : undefined
+  if (owner) core.saveState(State.workspaceOwner, `${owner.uid}:${owner.gid}`)
+  core.startGroup(`Claude Code in the sandbox (${sandbox.network} network, timeout ${task.timeoutMs / 60000} min)`)
+  try {
+    container = await runContainer({
+      name: spec.name,
+      args: dockerRunArgs(spec),
+      clientEnv: clientEnvForRun(spec),
+      stdin: task.prompt,
+      onStdout: chunk => transcript.write(chunk),
+      onStderrLine: line => core.info(`[stderr] ${line}`),
+      timeoutMs: task.timeoutMs,
+      cancel
+    })
+  } finally {
+    core.endGroup()
+    await transcript.close()
+    if (owner) {
+      await returnWorkspace(sandbox.workspace, owner)
+      core.saveState(State.workspaceOwner, '')
+    }
+    await gateway.close()
+    await proxy?.close()
+    writeFileSync(paths.gatewayLog, gatewayLines.join('\n') + (gatewayLines.length ? '\n' : ''))
+    if (proxy) writeFileSync(paths.networkLog, networkLines.join('\n') + (networkLines.length ? '\n' : ''))
+  }
+
+  const outcome = decideOutcome(
+    container,
+    transcript.result,
+    transcript.lastAssistantText,
+    { timeoutMs: task.timeoutMs, memory: sandbox.memory, pidsLimit: sandbox.pidsLimit },
+    transcript.sessionId
+  )
+  const patch = await createPatch(sandbox.workspace, paths.patchPath)
+  setResultOutputs(outcome, patch, paths)
+  core.info(`${outcome.conclusion}: ${outcome.message}`)
+  core.info(
+    patch.hasChanges
+      ? `The agent changed ${patch.files.length} file(s) (+${patch.insertions} −${patch.deletions}); patch: ${patch.patchPath}`
+      : 'The agent changed nothing.'
+  )
+
+  const denied = proxy?.deniedHosts() ?? []
+  await core.summary
+    .addRaw(
+      renderSummary({
+        outcome,
+        files: patch.files,
+        insertions: patch.insertions,
+        deletions: patch.deletions,
+        patchPath: existsSync(patch.patchPath) ? patch.patchPath : undefined,
+        executionFile: paths.executionFile,
+        image: { id: image.id, cacheHit: image.cacheHit, setupMs: image.setupMs, built: image.built },
+        deniedHostsMarkdown: formatDeniedHosts(denied, { omitted: proxy?.deniedHostsOmitted ?? 0 }),
+        gatewayRequests: gateway.entries.length
+      })
+    )
+    .write()
+    .catch((error: unknown) => core.warning(`Could not write the job summary: ${errorMessage(error)}`))
+  return outcome
+}
+
+function setResultOutputs(outcome: AgentOutcome, patch: PatchResult, paths: RunPaths): void {
+  const outputs: Record<string, string | number | undefined> = {
+    [Outputs.conclusion]: outcome.conclusion,
+    [Outputs.hasChanges]: String(patch.hasChanges),
+    [Outputs.changedFiles]: patch.files.length,
+    [Outputs.insertions]: patch.insertions,
+    [Outputs.deletions]: patch.deletions,
+    [Outputs.patchPath]: patch.patchPath,
+    [Outputs.executionFile]: paths.executionFile,
+    [Outputs.finalMessage]: outcome.finalMessage,
+    [Outputs.sessionId]: outcome.sessionId,
+    [Outputs.numTurns]: outcome.numTurns,
+    [Outputs.durationMs]: outcome.durationMs,
+    [Outputs.costUsd]: outcome.costUsd,
+    [Outputs.inputTokens]: outcome.inputTokens,
+    [Outputs.outputTokens]: outcome.outputTokens
+  }
+  for (const [name, value] of Object.entries(outputs)) {
+    if (value !== undefined) core.setOutput(name, String(value))
+  }
+}

@@ -1,0 +1,120 @@
+import path from 'node:path'
+import { GATEWAY_PORT, PROXY_PORT, PLACEHOLDER_API_KEY, RUN_LABEL, SANDBOX_MOUNT } from '../constants.js'
+import type { NetworkMode } from '../settings.js'
+
+/** Everything `docker run` needs for one hardened agent container. */
+export interface ContainerSpec {
+  name: string
+  runId: string
+  image: string
+  /** Host path of the repository, mounted at /workspace. */
+  workspace: string
+  /** Host path of the repository's .git (a directory, or a file for worktrees), mounted read-only. */
+  gitPath: string
+  /** Host directory holding only the gateway and proxy sockets, mounted read-only. */
+  socketDir: string
+  user: { uid: number; gid: number }
+  home: string
+  network: NetworkMode
+  /** Whether the egress proxy runs (restricted mode). */
+  proxy: boolean
+  memory: string
+  cpus: string
+  pidsLimit: number
+  /** The `env` input, already parsed. */
+  userEnv: Record<string, string>
+  /** Name of a CA bundle inside socketDir to trust in the sandbox. */
+  caBundleName?: string
+  command: string[]
+}
+
+/**
+ * The container's whole environment: an allow-list of what the action sets plus the `env`
+ * input. Nothing of the runner's own environment (tokens, INPUT_*, cloud credentials) is here.
+ */
+export function containerEnv(spec: ContainerSpec): Record<string, string> {
+  const env: Record<string, string> = { ...spec.userEnv }
+  Object.assign(env, {
+    HOME: spec.home,
+    CI: 'true',
+    ANTHROPIC_BASE_URL: `http://127.0.0.1:${GATEWAY_PORT}`,
+    ANTHROPIC_API_KEY: PLACEHOLDER_API_KEY,
+    DISABLE_AUTOUPDATER: '1',
+    CLAUDE_CODE_DISABLE_NONESSENTIAL_TRAFFIC: '1',
+    DISABLE_TELEMETRY: '1',
+    DISABLE_ERROR_REPORTING: '1',
+    SANDBOX_DIR: SANDBOX_MOUNT,
+    SANDBOX_GATEWAY_PORT: String(GATEWAY_PORT),
+    SANDBOX_PROXY_PORT: String(PROXY_PORT)
+  })
+  if (spec.proxy) {
+    const proxy = `http://127.0.0.1:${PROXY_PORT}`
+    const noProxy = 'localhost,127.0.0.1,::1'
+    Object.assign(env, {
+      HTTP_PROXY: proxy,
+      HTTPS_PROXY: proxy,
+      http_proxy: proxy,
+      https_proxy: proxy,
+      NO_PROXY: noProxy,
+      no_proxy: noProxy
+    })
+  }
+  if (spec.caBundleName) {
+    const bundle = `${SANDBOX_MOUNT}/${spec.caBundleName}`
+    Object.assign(env, {
+      NODE_EXTRA_CA_CERTS: bundle,
+      SSL_CERT_FILE: bundle,
+      GIT_SSL_CAINFO: bundle,
+      REQUESTS_CA_BUNDLE: bundle,
+      PIP_CERT: bundle,
+      CURL_CA_BUNDLE: bundle
+    })
+  }
+  return env
+}
+
+/**
+ * The hardened `docker run` argument list (pure). The `env` input's values may be secrets: they
+ * are passed as bare `--env KEY`, read from the docker client's environment (see
+ * clientEnvForRun), so they never appear on a command line. The action's own values are not
+ * secret and are given inline.
+ */
+export function dockerRunArgs(spec: ContainerSpec): string[] {
+  const env = containerEnv(spec)
+  const tmpfsOptions = 'rw,nosuid,nodev,exec,size=1g'
+  const args = [
+    'run',
+    '--interactive',
+    '--name', spec.name,
+    '--label', `${RUN_LABEL}=${spec.runId}`,
+    '--hostname', 'claude-sandbox',
+    '--init',
+    '--user', `${spec.user.uid}:${spec.user.gid}`,
+    '--cap-drop', 'ALL',
+    '--security-opt', 'no-new-privileges:true',
+    '--read-only',
+    '--tmpfs', `/tmp:${tmpfsOptions},mode=1777`,
+    '--tmpfs', `${spec.home}:${tmpfsOptions},mode=0700,uid=${spec.user.uid},gid=${spec.user.gid}`,
+    '--pids-limit', String(spec.pidsLimit),
+    '--memory', spec.memory,
+    // No swap beyond the memory limit, so an out-of-memory run ends instead of thrashing.
+    '--memory-swap', spec.memory,
+    '--cpus', spec.cpus,
+    '--network', spec.network === 'open' ? 'bridge' : 'none',
+    '--volume', `${spec.workspace}:/workspace:rw`,
+    '--volume', `${spec.gitPath}:/workspace/${path.basename(spec.gitPath)}:ro`,
+    '--volume', `${spec.socketDir}:${SANDBOX_MOUNT}:ro`,
+    '--workdir', '/workspace'
+  ]
+  for (const key of Object.keys(env).sort()) {
+    const fromUser = key in spec.userEnv && env[key] === spec.userEnv[key]
+    args.push('--env', fromUser ? key : `${key}=${env[key]}`)
+  }
+  args.push(spec.image, ...spec.command)
+  return args
+}
+
+/** The docker client's environment for `docker run`: the runner's, plus the `env` input's values. */
+export function clientEnvForRun(spec: ContainerSpec, base: NodeJS.ProcessEnv = process.env): NodeJS.ProcessEnv {
+  return { ...base, ...spec.userEnv }
+}

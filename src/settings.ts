@@ -1,0 +1,80 @@
+/**
+ * Everything the action needs, parsed and validated once by inputs.ts. The names mirror the
+ * inputs in action.yml (see shared design: action-interface.md); defaults are applied here, so
+ * nothing downstream re-reads an input.
+ */
+export type NetworkMode = 'restricted' | 'open'
+export type PublishMode = 'auto' | 'comment' | 'commit' | 'pull-request' | 'patch'
+
+export interface TaskSettings {
+  /** The prompt text (from `prompt`, or the contents of `prompt-file`). */
+  prompt: string
+  model?: string
+  maxTurns?: number
+  allowedTools: string[]
+  disallowedTools: string[]
+  appendSystemPrompt?: string
+  /** `claude-args`, already split into words (never given to a shell). */
+  claudeArgs: string[]
+  claudeCodeVersion: string
+  timeoutMs: number
+}
+
+export interface CredentialSettings {
+  apiKey?: string
+  oauthToken?: string
+  /** Upstream Messages API base, e.g. https://api.anthropic.com. */
+  baseUrl: string
+}
+
+export interface SandboxSettings {
+  network: NetworkMode
+  /** Raw `allowed-domains` text; parsed by the egress proxy's allow-list. */
+  allowedDomains: string
+  /** Environment given to the container (the `env` input, bare keys already resolved). */
+  env: Record<string, string>
+  memory: string
+  cpus: string
+  pidsLimit: number
+  workspace: string
+}
+
+export interface ImageSettings {
+  /** A prebuilt image; when set, nothing is built or cached. */
+  image?: string
+  /** Absolute path of the Dockerfile; the bundled one when the input is empty. */
+  dockerfile: string
+  bundledDockerfile: boolean
+  buildArgs: Record<string, string>
+  extraPackages: string[]
+  /** Absolute path of a PEM bundle, validated. */
+  caCertificates?: string
+  cache: boolean
+}
+
+export interface PublishSettings {
+  mode: PublishMode
+  githubToken?: string
+  branch?: string
+  baseBranch?: string
+  commitMessage?: string
+  prTitle?: string
+  prBody?: string
+  prLabels: string[]
+  prDraft: boolean
+  protectedPaths: string[]
+}
+
+export interface TriggerSettings {
+  triggerPhrase: string
+  labelTrigger?: string
+}
+
+export interface Settings {
+  task: TaskSettings
+  credentials: CredentialSettings
+  sandbox: SandboxSettings
+  image: ImageSettings
+  publish: PublishSettings
+  trigger: TriggerSettings
+}
