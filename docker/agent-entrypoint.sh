@@ -4,25 +4,23 @@
 # 2. makes git usable: HOME is a tmpfs, and /workspace may be owned by another uid than ours;
 # 3. starts the forwarders from loopback ports to the host's Unix sockets in /run/sandbox
 #    (the credential gateway and the egress proxy), since the container has no network;
-# 4. execs claude with the given arguments, or stays up for `docker exec` debugging.
+# 4. execs the given command (claude ..., or claude when given only options), or stays up for
+#    `docker exec` debugging when given nothing.
 set -euo pipefail
 
 fail() { echo "agent-entrypoint: $*" >&2; exit 64; }
 
-if [ "${1:-}" = "--self-test" ]; then
-  shift
-  exec "$@"
-fi
-
-if [ ! -d /workspace ] || ! mountpoint -q /workspace 2>/dev/null && [ -z "$(ls -A /workspace 2>/dev/null)" ]; then
-  fail "/workspace is not mounted. Mount the repository: docker run -v \"\$PWD:/workspace\" ..."
+if [ ! -d /workspace/.git ] && [ ! -f /workspace/.git ]; then
+  if [ -z "$(ls -A /workspace 2>/dev/null)" ]; then
+    fail "/workspace is not mounted. Mount the repository: docker run -v \"\$PWD:/workspace\" ..."
+  fi
 fi
 
 # git refuses repositories owned by another uid unless told they are safe; the config goes through
 # the environment because HOME may not be writable yet and the root filesystem is read-only.
 export GIT_CONFIG_COUNT=1 GIT_CONFIG_KEY_0=safe.directory GIT_CONFIG_VALUE_0=/workspace
-if ! git -C /workspace rev-parse --git-dir >/dev/null 2>&1; then
-  fail "/workspace is not a git repository. Mount a checked-out repository (actions/checkout) at /workspace."
+if ! git_error=$(git -C /workspace rev-parse --git-dir 2>&1 >/dev/null); then
+  fail "/workspace is not a git repository usable by uid $(id -u) (${git_error##*: }). Mount a checked-out repository (actions/checkout) at /workspace, readable by that user."
 fi
 
 if [ ! -w "${HOME:-/nonexistent}" ]; then
@@ -49,7 +47,8 @@ if [ $# -eq 0 ]; then
   echo "agent-entrypoint: no command given; staying up for docker exec (Ctrl-C or docker stop to end)" >&2
   exec sleep infinity
 fi
-if [ "$1" != "claude" ]; then
-  set -- claude "$@"
-fi
+# Options alone (`docker run IMAGE -p ...`) are the CLI's; anything else is a command to run.
+case "$1" in
+  -*) set -- claude "$@" ;;
+esac
 exec "$@"

@@ -8,6 +8,8 @@ import { existsSync, mkdirSync, mkdtempSync, readFileSync, writeFileSync } from 
 import os from 'node:os'
 import path from 'node:path'
 import { parseArgs } from 'node:util'
+import { run } from './main.js'
+import { post } from './post.js'
 
 const HELP = `Usage: claude-sandbox [options] (--prompt TEXT | --prompt-file FILE)
 
@@ -29,10 +31,26 @@ Options (each is the action input of the same name):
   -h, --help`
 
 const INPUT_FLAGS = [
-  'prompt', 'prompt-file', 'model', 'max-turns', 'timeout-minutes', 'network', 'allowed-domains',
-  'anthropic-base-url', 'image', 'extra-packages', 'ca-certificates', 'claude-code-version',
-  'memory', 'cpus', 'pids-limit', 'allowed-tools', 'disallowed-tools', 'append-system-prompt',
-  'claude-args', 'dockerfile'
+  'prompt',
+  'prompt-file',
+  'model',
+  'max-turns',
+  'timeout-minutes',
+  'network',
+  'allowed-domains',
+  'anthropic-base-url',
+  'image',
+  'extra-packages',
+  'ca-certificates',
+  'claude-code-version',
+  'memory',
+  'cpus',
+  'pids-limit',
+  'allowed-tools',
+  'disallowed-tools',
+  'append-system-prompt',
+  'claude-args',
+  'dockerfile'
 ] as const
 
 async function main(): Promise<number> {
@@ -52,10 +70,14 @@ async function main(): Promise<number> {
     return 0
   }
   const repo = path.resolve(String(values.repo ?? process.cwd()))
-  const out = path.resolve(String(values.out ?? mkdtempSync(path.join(os.tmpdir(), 'claude-sandbox-'))))
+  const out = path.resolve(
+    String(values.out ?? mkdtempSync(path.join(os.tmpdir(), 'claude-sandbox-')))
+  )
   const files = path.join(out, 'runner')
   mkdirSync(files, { recursive: true })
-  const commandFiles = ['output', 'state', 'summary.md', 'env', 'path'].map(name => path.join(files, name))
+  const commandFiles = ['output', 'state', 'summary.md', 'env', 'path'].map(name =>
+    path.join(files, name)
+  )
   for (const file of commandFiles) writeFileSync(file, '')
 
   const env: Record<string, string> = {
@@ -66,10 +88,10 @@ async function main(): Promise<number> {
     GITHUB_ENV: path.join(files, 'env'),
     GITHUB_PATH: path.join(files, 'path'),
     RUNNER_TEMP: out,
-    'INPUT_PUBLISH': 'patch',
+    INPUT_PUBLISH: 'patch',
     'INPUT_ANTHROPIC-API-KEY': process.env.ANTHROPIC_API_KEY ?? '',
     'INPUT_CLAUDE-CODE-OAUTH-TOKEN': process.env.CLAUDE_CODE_OAUTH_TOKEN ?? '',
-    'INPUT_CACHE': 'false'
+    INPUT_CACHE: 'false'
   }
   const record = values as Record<string, unknown>
   for (const name of INPUT_FLAGS) {
@@ -80,8 +102,6 @@ async function main(): Promise<number> {
   if (values.env) env.INPUT_ENV = values.env.join('\n')
   Object.assign(process.env, env)
 
-  const { run } = await import('./main.js')
-  const { post } = await import('./post.js')
   await run()
   const state = readFileSync(env.GITHUB_STATE ?? '', 'utf8')
   for (const match of state.matchAll(/^([^<\n]+)<<(\S+)\n([\s\S]*?)\n\2$/gm)) {

@@ -5,6 +5,7 @@ import shellQuote from 'shell-quote'
 import { ConfigurationError } from './errors.js'
 import type { NetworkMode, PublishMode, Settings } from './settings.js'
 import { DEFAULT_CLAUDE_CODE_VERSION } from './constants.js'
+import { parseAllowedDomains } from './sandbox/allow-list.js'
 
 /** Reads one input by its action.yml name; '' when unset. core.getInput in the action. */
 export type InputReader = (name: string) => string
@@ -124,7 +125,9 @@ function parsePositiveInteger(value: string, inputName: string): number | undefi
   const v = value.trim()
   if (v === '') return undefined
   if (!/^\d+$/.test(v) || Number(v) < 1) {
-    throw new ConfigurationError(`Input \`${inputName}\` must be a positive whole number, got "${value}"`)
+    throw new ConfigurationError(
+      `Input \`${inputName}\` must be a positive whole number, got "${value}"`
+    )
   }
   return Number(v)
 }
@@ -139,7 +142,12 @@ function parsePositiveNumber(value: string, inputName: string, fallback: number)
   return n
 }
 
-function oneOf<T extends string>(value: string, allowed: readonly T[], inputName: string, fallback: T): T {
+function oneOf<T extends string>(
+  value: string,
+  allowed: readonly T[],
+  inputName: string,
+  fallback: T
+): T {
   const v = value.trim()
   if (v === '') return fallback
   if ((allowed as readonly string[]).includes(v)) return v as T
@@ -190,12 +198,8 @@ function readPrompt(read: InputReader, workspace: string): string {
     if (text.trim() === '') throw new ConfigurationError(`The prompt file ${file} is empty`)
     return text
   }
-  if (prompt.trim() === '') {
-    throw new ConfigurationError(
-      'No task: neither `prompt` nor `prompt-file` is set',
-      'Add `prompt: <the task>` (or `prompt-file: path`) under `with:`'
-    )
-  }
+  // An empty prompt is allowed here: a comment trigger carries its own request. requirePrompt
+  // refuses it once the event is known to bring none.
   return prompt
 }
 
@@ -241,7 +245,9 @@ export function getSettings(read: InputReader, env: NodeJS.ProcessEnv = process.
   const timeoutMinutes = parsePositiveNumber(read('timeout-minutes'), 'timeout-minutes', 30)
   const memory = read('memory').trim() || '4g'
   if (!/^\d+(\.\d+)?[bkmgBKMG]?$/.test(memory)) {
-    throw new ConfigurationError(`Input \`memory\` must be a docker size such as 4g or 512m, got "${memory}"`)
+    throw new ConfigurationError(
+      `Input \`memory\` must be a docker size such as 4g or 512m, got "${memory}"`
+    )
   }
   const cpus = String(parsePositiveNumber(read('cpus'), 'cpus', 2))
 
@@ -282,7 +288,7 @@ export function getSettings(read: InputReader, env: NodeJS.ProcessEnv = process.
     credentials: { apiKey, oauthToken, baseUrl },
     sandbox: {
       network: oneOf(read('network'), NETWORK_MODES, 'network', 'restricted'),
-      allowedDomains: read('allowed-domains'),
+      allowedDomains: validAllowedDomains(read('allowed-domains')),
       env: parseEnvInput(read('env'), env),
       memory,
       cpus,
@@ -318,6 +324,21 @@ export function getSettings(read: InputReader, env: NodeJS.ProcessEnv = process.
       labelTrigger: read('label-trigger').trim() || undefined
     }
   }
+}
+
+/** A run needs a task: the prompt, or an event (a trigger comment, an issue) that brings one. */
+export function requirePrompt(prompt: string, eventBringsText: boolean): void {
+  if (prompt.trim() !== '' || eventBringsText) return
+  throw new ConfigurationError(
+    'No task: neither `prompt` nor `prompt-file` is set',
+    'Add `prompt: <the task>` (or `prompt-file: path`) under `with:`'
+  )
+}
+
+/** Parsed here only to refuse a bad entry before anything starts; the proxy parses it again. */
+function validAllowedDomains(text: string): string {
+  parseAllowedDomains(text)
+  return text
 }
 
 /** Credentials are checked apart from the rest: a run that decides not to act needs none. */

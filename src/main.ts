@@ -9,7 +9,7 @@ import { requireDockerDaemon } from './docker.js'
 import { ConfigurationError, errorMessage } from './errors.js'
 import { createPatch, type PatchResult } from './git/patch.js'
 import { prepareImage, type PreparedImage } from './image/prepare.js'
-import { actionRoot, getSettings, requireCredentials } from './inputs.js'
+import { actionRoot, getSettings, requireCredentials, requirePrompt } from './inputs.js'
 import { formatDeniedHosts } from './report/denied-hosts.js'
 import { renderSummary } from './report/summary.js'
 import { createRunPaths, newRunId, type RunPaths } from './run-paths.js'
@@ -20,6 +20,10 @@ import { startEgressProxy, type EgressProxy } from './sandbox/proxy.js'
 import { clientEnvForRun, dockerRunArgs, type ContainerSpec } from './sandbox/run-args.js'
 import { agentUser, lendWorkspaceTo, requireGitPath, returnWorkspace } from './sandbox/workspace.js'
 import type { Settings } from './settings.js'
+import { restoreHeadAgentConfig, useBaseBranchAgentConfig } from './triggers/base-config.js'
+import type { TriggerDecision } from './triggers/event.js'
+import { decideRun } from './triggers/gate.js'
+import { buildPrompt } from './triggers/prompt.js'
 import { IMAGE_USER } from './constants.js'
 
 const buildLog = {
@@ -43,7 +47,8 @@ export async function run(): Promise<void> {
     const outcome = await runAction(cancel.signal)
     if (outcome && outcome.conclusion !== 'success') core.setFailed(outcome.message)
   } catch (error: unknown) {
-    if (!(error instanceof ConfigurationError) && error instanceof Error && error.stack) core.debug(error.stack)
+    if (!(error instanceof ConfigurationError) && error instanceof Error && error.stack)
+      core.debug(error.stack)
     core.setFailed(errorMessage(error))
   } finally {
     process.off('SIGINT', onSignal)
@@ -53,9 +58,21 @@ export async function run(): Promise<void> {
 
 async function runAction(cancel: AbortSignal): Promise<AgentOutcome | undefined> {
   const settings = getSettings(name => core.getInput(name))
-  for (const secret of [settings.credentials.apiKey, settings.credentials.oauthToken]) {
+  for (const secret of [
+    settings.credentials.apiKey,
+    settings.credentials.oauthToken,
+    settings.publish.githubToken
+  ]) {
     if (secret) core.setSecret(secret)
   }
+  const decision = await decideRun(settings)
+  if (!decision.run) {
+    core.notice(decision.reason)
+    return undefined
+  }
+  core.info(decision.reason)
+  requirePrompt(settings.task.prompt, decision.untrusted.length > 0)
+  settings.task.prompt = buildPrompt(settings.task.prompt, decision)
   requireCredentials(settings)
   const gitPath = requireGitPath(settings.sandbox.workspace)
   const dockerVersion = await requireDockerDaemon()
@@ -75,7 +92,7 @@ async function runAction(cancel: AbortSignal): Promise<AgentOutcome | undefined>
     )
     core.setOutput(Outputs.imageId, image.id)
     core.setOutput(Outputs.cacheHit, String(image.cacheHit))
-    return await runAgentAndCollect(settings, paths, gitPath, image, cancel)
+    return await runAgentAndCollect(settings, paths, gitPath, image, cancel, decision)
   } finally {
     rmSync(paths.workDir, { recursive: true, force: true })
   }
@@ -86,7 +103,8 @@ async function runAgentAndCollect(
   paths: RunPaths,
   gitPath: string,
   image: PreparedImage,
-  cancel: AbortSignal
+  cancel: AbortSignal,
+  decision: TriggerDecision
 ): Promise<AgentOutcome> {
   const { sandbox, task, credentials } = settings
   const gatewayLines: string[] = []
@@ -137,9 +155,22 @@ async function runAgentAndCollect(
 
   const transcript = new TranscriptReader(paths.executionFile, line => core.info(line))
   let container: ContainerOutcome
+  // On pull requests the agent's own configuration comes from the base branch, not the PR head.
+  const configSwap = decision.pullRequest
+    ? await useBaseBranchAgentConfig(sandbox.workspace, decision.pullRequest.baseSha, {
+        token: settings.publish.githubToken
+      })
+    : undefined
+  if (configSwap && configSwap.entries.length > 0) {
+    core.info(
+      `Agent configuration from the base branch: ${configSwap.entries.map(e => e.path).join(', ')}`
+    )
+  }
   const owner = lendWorkspace ? await lendWorkspaceTo(sandbox.workspace, user) : undefined
   if (owner) core.saveState(State.workspaceOwner, `${owner.uid}:${owner.gid}`)
-  core.startGroup(`Claude Code in the sandbox (${sandbox.network} network, timeout ${task.timeoutMs / 60000} min)`)
+  core.startGroup(
+    `Claude Code in the sandbox (${sandbox.network} network, timeout ${task.timeoutMs / 60000} min)`
+  )
   try {
     container = await runContainer({
       name: spec.name,
@@ -158,10 +189,20 @@ async function runAgentAndCollect(
       await returnWorkspace(sandbox.workspace, owner)
       core.saveState(State.workspaceOwner, '')
     }
+    if (configSwap) {
+      // Before the patch is made, so the swap itself never shows up as a change.
+      const restored = await restoreHeadAgentConfig(sandbox.workspace, configSwap)
+      if (restored.discarded.length > 0) {
+        core.warning(
+          `The agent's changes to its own configuration were dropped: ${restored.discarded.join(', ')}`
+        )
+      }
+    }
     await gateway.close()
     await proxy?.close()
     writeFileSync(paths.gatewayLog, gatewayLines.join('\n') + (gatewayLines.length ? '\n' : ''))
-    if (proxy) writeFileSync(paths.networkLog, networkLines.join('\n') + (networkLines.length ? '\n' : ''))
+    if (proxy)
+      writeFileSync(paths.networkLog, networkLines.join('\n') + (networkLines.length ? '\n' : ''))
   }
 
   const outcome = decideOutcome(
@@ -190,13 +231,20 @@ async function runAgentAndCollect(
         deletions: patch.deletions,
         patchPath: existsSync(patch.patchPath) ? patch.patchPath : undefined,
         executionFile: paths.executionFile,
-        image: { id: image.id, cacheHit: image.cacheHit, setupMs: image.setupMs, built: image.built },
+        image: {
+          id: image.id,
+          cacheHit: image.cacheHit,
+          setupMs: image.setupMs,
+          built: image.built
+        },
         deniedHostsMarkdown: formatDeniedHosts(denied, { omitted: proxy?.deniedHostsOmitted ?? 0 }),
         gatewayRequests: gateway.entries.length
       })
     )
     .write()
-    .catch((error: unknown) => core.warning(`Could not write the job summary: ${errorMessage(error)}`))
+    .catch((error: unknown) =>
+      core.warning(`Could not write the job summary: ${errorMessage(error)}`)
+    )
   return outcome
 }
 

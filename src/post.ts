@@ -13,23 +13,33 @@ import { returnWorkspace } from './sandbox/workspace.js'
  */
 export async function post(): Promise<void> {
   const steps: Array<[string, () => Promise<unknown>]> = [
-    ['remove the agent container', async () => {
-      const runId = core.getState(State.runId)
-      if (!runId) return
-      const removed = await removeRunContainers(runId)
-      if (removed.length > 0) core.info(`Removed leftover container(s): ${removed.join(', ')}`)
-    }],
-    ['remove the run directory', async () => {
-      const dir = core.getState(State.runDir)
-      if (dir) rmSync(dir, { recursive: true, force: true })
-    }],
+    [
+      'remove the agent container',
+      async () => {
+        const runId = core.getState(State.runId)
+        if (!runId) return
+        const removed = await removeRunContainers(runId)
+        if (removed.length > 0) core.info(`Removed leftover container(s): ${removed.join(', ')}`)
+      }
+    ],
+    [
+      'remove the run directory',
+      async () => {
+        const dir = core.getState(State.runDir)
+        if (dir) rmSync(dir, { recursive: true, force: true })
+      }
+    ],
     ['remove the image tarball', () => removeImageTarball(imageTarPath())],
-    ['give the workspace back', async () => {
-      const owner = core.getState(State.workspaceOwner)
-      const workspace = core.getState(State.workspace)
-      const match = /^(\d+):(\d+)$/.exec(owner)
-      if (match && workspace) await returnWorkspace(workspace, { uid: Number(match[1]), gid: Number(match[2]) })
-    }]
+    [
+      'give the workspace back',
+      async () => {
+        const owner = core.getState(State.workspaceOwner)
+        const workspace = core.getState(State.workspace)
+        const match = /^(\d+):(\d+)$/.exec(owner)
+        if (match && workspace)
+          await returnWorkspace(workspace, { uid: Number(match[1]), gid: Number(match[2]) })
+      }
+    ]
   ]
   for (const [what, step] of steps) {
     try {

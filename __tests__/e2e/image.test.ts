@@ -39,19 +39,38 @@ describe('agent image built through dist/', () => {
     expect(run.outputs['image-id']).toMatch(/^sha256:[0-9a-f]{64}$/)
     expect(run.outputs.conclusion).toBe('success')
     // No buildx on these machines: the fallback says so.
-    if (docker('buildx', 'version').status !== 0) expect(run.stdout).toMatch(/buildx is not installed/)
+    if (docker('buildx', 'version').status !== 0)
+      expect(run.stdout).toMatch(/buildx is not installed/)
   })
 
   const inImage = (...cmd: string[]): string =>
     execFileSync(
       'docker',
-      ['run', '--rm', '--read-only', '--tmpfs', '/home/agent:uid=1000,gid=1000', '-v', `${repo}:/workspace`, run.outputs['image-id'] ?? 'missing', ...cmd],
+      [
+        'run',
+        '--rm',
+        '--read-only',
+        '--tmpfs',
+        '/home/agent:uid=1000,gid=1000',
+        '-v',
+        `${repo}:/workspace`,
+        run.outputs['image-id'] ?? 'missing',
+        ...cmd
+      ],
       { encoding: 'utf8' }
     ).trim()
 
   it('carries the pinned Claude Code version', () => {
     expect(inImage('claude', '--version')).toContain(PINNED)
-    const labels = JSON.parse(docker('image', 'inspect', '--format', '{{json .Config.Labels}}', run.outputs['image-id'] ?? '').stdout) as Record<string, string>
+    const labels = JSON.parse(
+      docker(
+        'image',
+        'inspect',
+        '--format',
+        '{{json .Config.Labels}}',
+        run.outputs['image-id'] ?? ''
+      ).stdout
+    ) as Record<string, string>
     expect(labels['org.opencontainers.image.version']).toBe(PINNED)
     expect(labels['org.opencontainers.image.created']).toMatch(/^\d{4}-\d\d-\d\dT/)
   })
@@ -67,7 +86,22 @@ describe('agent image built through dist/', () => {
 
   it('passes its HEALTHCHECK', async () => {
     const name = `e2e-health-${process.pid}`
-    const started = docker('run', '-d', '--name', name, '--health-interval', '1s', '--health-start-period', '0s', '--read-only', '--tmpfs', '/home/agent:uid=1000,gid=1000', '-v', `${repo}:/workspace`, run.outputs['image-id'] ?? '')
+    const started = docker(
+      'run',
+      '-d',
+      '--name',
+      name,
+      '--health-interval',
+      '1s',
+      '--health-start-period',
+      '0s',
+      '--read-only',
+      '--tmpfs',
+      '/home/agent:uid=1000,gid=1000',
+      '-v',
+      `${repo}:/workspace`,
+      run.outputs['image-id'] ?? ''
+    )
     expect(started.status).toBe(0)
     try {
       let status = ''
@@ -90,17 +124,37 @@ describe('agent image built through dist/', () => {
   it('leaves no CA material in any layer', () => {
     const dir = mkdtempSync(path.join(os.tmpdir(), 'e2e-layers-'))
     try {
-      execFileSync('docker', ['save', '-o', path.join(dir, 'image.tar'), run.outputs['image-id'] ?? ''])
+      execFileSync('docker', [
+        'save',
+        '-o',
+        path.join(dir, 'image.tar'),
+        run.outputs['image-id'] ?? ''
+      ])
       execFileSync('tar', ['-xf', 'image.tar'], { cwd: dir })
       // A line from the middle of the test CA: only the build's CA bundle contains it.
       const marker = readFileSync(testCaPath(), 'utf8').split('\n')[5] ?? ''
       expect(marker.length).toBeGreaterThan(40)
-      const layers = readdirSync(dir, { recursive: true, encoding: 'utf8' }).filter(f => f.endsWith('layer.tar') || /blobs\/sha256\/[0-9a-f]{64}$/.test(f))
+      const layers = readdirSync(dir, { recursive: true, encoding: 'utf8' }).filter(
+        f => f.endsWith('layer.tar') || /blobs\/sha256\/[0-9a-f]{64}$/.test(f)
+      )
       expect(layers.length).toBeGreaterThan(0)
       for (const layer of layers) {
-        const listing = execFileSync('tar', ['-tf', path.join(dir, layer)], { encoding: 'utf8', maxBuffer: 256 * 1024 * 1024 })
+        const listing = execFileSync('tar', ['-tf', path.join(dir, layer)], {
+          encoding: 'utf8',
+          maxBuffer: 256 * 1024 * 1024
+        })
         expect(listing).not.toMatch(/sandbox-ca\.pem|ca-bundle\.pem/)
-        const found = execFileSync('sh', ['-c', `tar -xOf "$1" 2>/dev/null | grep -c -F -- "$2" || true`, 'sh', path.join(dir, layer), marker], { encoding: 'utf8', maxBuffer: 64 * 1024 * 1024 })
+        const found = execFileSync(
+          'sh',
+          [
+            '-c',
+            `tar -xOf "$1" 2>/dev/null | grep -c -F -- "$2" || true`,
+            'sh',
+            path.join(dir, layer),
+            marker
+          ],
+          { encoding: 'utf8', maxBuffer: 64 * 1024 * 1024 }
+        )
         expect(`${layer}: ${found.trim()}`).toBe(`${layer}: 0`)
       }
     } finally {

@@ -22,8 +22,16 @@ afterAll(() => {
   rmSync(scratch, { recursive: true, force: true })
 })
 
-async function expectOneError(inputs: Record<string, string>, pattern: RegExp, env: Record<string, string> = {}): Promise<string> {
-  const run = await runAction({ inputs: baseInputs({ prompt: 'Do it.', 'anthropic-base-url': 'http://127.0.0.1:9', ...inputs }), workspace: repo, env })
+async function expectOneError(
+  inputs: Record<string, string>,
+  pattern: RegExp,
+  env: Record<string, string> = {}
+): Promise<string> {
+  const run = await runAction({
+    inputs: baseInputs({ prompt: 'Do it.', 'anthropic-base-url': 'http://127.0.0.1:9', ...inputs }),
+    workspace: repo,
+    env
+  })
   expect(run.exitCode).toBe(1)
   expect(run.errors).toHaveLength(1)
   const line = run.errors[0] ?? ''
@@ -35,22 +43,33 @@ async function expectOneError(inputs: Record<string, string>, pattern: RegExp, e
 
 describe('bad input', () => {
   it('a missing dockerfile', async () => {
-    const line = await expectOneError({ dockerfile: 'no/such/Dockerfile' }, /`dockerfile`.*does not exist/)
+    const line = await expectOneError(
+      { dockerfile: 'no/such/Dockerfile' },
+      /`dockerfile`.*does not exist/
+    )
     expect(line).toMatch(/bundled image/)
   })
 
   it('a malformed build-args line', async () => {
-    await expectOneError({ 'build-args': 'BASE_IMAGE=x\nthis is not a pair' }, /`build-args` line 2 is not KEY=VALUE.*one KEY=VALUE per line/)
+    await expectOneError(
+      { 'build-args': 'BASE_IMAGE=x\nthis is not a pair' },
+      /`build-args` line 2 is not KEY=VALUE.*one KEY=VALUE per line/
+    )
   })
 
   it('a ca-certificates file that is not PEM', async () => {
     const notPem = path.join(scratch, 'cert.der')
     writeFileSync(notPem, Buffer.from([0x30, 0x82, 0x01, 0x0a, 0x02, 0x82]))
-    await expectOneError({ 'ca-certificates': notPem }, /`ca-certificates`.*not a PEM file.*openssl x509/)
+    await expectOneError(
+      { 'ca-certificates': notPem },
+      /`ca-certificates`.*not a PEM file.*openssl x509/
+    )
   })
 
   it('no Docker daemon reachable', async () => {
-    await expectOneError({}, /No Docker daemon is reachable.*(start dockerd|DOCKER_HOST)/, { DOCKER_HOST: `unix://${path.join(scratch, 'no-docker.sock')}` })
+    await expectOneError({}, /No Docker daemon is reachable.*(start dockerd|DOCKER_HOST)/, {
+      DOCKER_HOST: `unix://${path.join(scratch, 'no-docker.sock')}`
+    })
   })
 
   it('no credentials', async () => {
@@ -62,6 +81,9 @@ describe('bad input', () => {
   })
 
   it('a claude-code-version that does not exist', async () => {
-    await expectOneError({ 'claude-code-version': '0.0.1-does-not-exist' }, /claude-code-version 0\.0\.1-does-not-exist does not exist.*npm view/)
+    await expectOneError(
+      { 'claude-code-version': '0.0.1-does-not-exist' },
+      /claude-code-version 0\.0\.1-does-not-exist does not exist.*npm view/
+    )
   }, 300_000)
 })

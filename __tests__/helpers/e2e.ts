@@ -1,12 +1,14 @@
 import { execFileSync, spawnSync } from 'node:child_process'
-import { existsSync, mkdirSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs'
+import { chmodSync, existsSync, mkdirSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs'
 import os from 'node:os'
 import path from 'node:path'
 import { REPO_ROOT } from './run-action.js'
 
 /** Local bases built by scripts/build-local-bases.sh (no registry on these machines). */
-export const LOCAL_BASE_IMAGE = process.env.SANDBOX_TEST_BASE_IMAGE ?? 'claude-sandbox/debian:bookworm-slim'
-export const LOCAL_BUILDER_IMAGE = process.env.SANDBOX_TEST_BUILDER_IMAGE ?? 'claude-sandbox/node:bookworm-slim'
+export const LOCAL_BASE_IMAGE =
+  process.env.SANDBOX_TEST_BASE_IMAGE ?? 'claude-sandbox/debian:bookworm-slim'
+export const LOCAL_BUILDER_IMAGE =
+  process.env.SANDBOX_TEST_BUILDER_IMAGE ?? 'claude-sandbox/node:bookworm-slim'
 export const LOCAL_BUILD_ARGS = `BASE_IMAGE=${LOCAL_BASE_IMAGE}\nBUILDER_IMAGE=${LOCAL_BUILDER_IMAGE}`
 
 /** A secret that must never be seen inside the sandbox. */
@@ -21,10 +23,13 @@ export function testCaBundle(): string {
   const dir = path.join(os.tmpdir(), 'claude-sandbox-e2e')
   mkdirSync(dir, { recursive: true })
   const file = path.join(dir, 'ca-bundle.pem')
-  const host = [process.env.SSL_CERT_FILE, process.env.NODE_EXTRA_CA_CERTS, '/etc/ssl/certs/ca-certificates.crt'].find(
-    candidate => candidate && existsSync(candidate)
-  )
-  const content = (host ? readFileSync(host, 'utf8') : '') + '\n' + readFileSync(testCaPath(), 'utf8')
+  const host = [
+    process.env.SSL_CERT_FILE,
+    process.env.NODE_EXTRA_CA_CERTS,
+    '/etc/ssl/certs/ca-certificates.crt'
+  ].find(candidate => candidate && existsSync(candidate))
+  const content =
+    (host ? readFileSync(host, 'utf8') : '') + '\n' + readFileSync(testCaPath(), 'utf8')
   if (!existsSync(file) || readFileSync(file, 'utf8') !== content) writeFileSync(file, content)
   return file
 }
@@ -47,8 +52,13 @@ export function baseInputs(overrides: Record<string, string> = {}): Record<strin
 }
 
 /** A small git repository with one commit, as actions/checkout would leave it. */
-export function makeRepo(files: Record<string, string | Buffer> = {}, prefix = 'e2e-repo-'): string {
+export function makeRepo(
+  files: Record<string, string | Buffer> = {},
+  prefix = 'e2e-repo-'
+): string {
   const dir = mkdtempSync(path.join(os.tmpdir(), prefix))
+  // mkdtemp makes it 0700; a checkout is world-readable, and the image's user must enter it.
+  chmodSync(dir, 0o755)
   const all: Record<string, string | Buffer> = {
     'README.md': '# sample\n',
     'src/app.py': 'def add(a, b):\n    return a - b\n',
@@ -59,21 +69,100 @@ export function makeRepo(files: Record<string, string | Buffer> = {}, prefix = '
     writeFileSync(path.join(dir, name), content)
   }
   const git = (...args: string[]) =>
-    execFileSync('git', ['-c', 'user.name=test', '-c', 'user.email=test@example.com', ...args], { cwd: dir, stdio: 'pipe' })
+    execFileSync('git', ['-c', 'user.name=test', '-c', 'user.email=test@example.com', ...args], {
+      cwd: dir,
+      stdio: 'pipe'
+    })
   git('init', '-q', '-b', 'main')
   git('add', '-A')
   git('commit', '-q', '-m', 'initial')
   return dir
 }
 
-export function docker(...args: string[]): { status: number | null; stdout: string; stderr: string } {
+export function docker(...args: string[]): {
+  status: number | null
+  stdout: string
+  stderr: string
+} {
   const result = spawnSync('docker', args, { encoding: 'utf8', maxBuffer: 64 * 1024 * 1024 })
   return { status: result.status, stdout: result.stdout, stderr: result.stderr }
 }
 
 /** Containers the action started that are still there (should be none after a run). */
 export function leftoverContainers(): string[] {
-  return docker('ps', '-a', '--filter', 'label=org.claude-sandbox-action.run', '--format', '{{.Names}}')
+  return docker(
+    'ps',
+    '-a',
+    '--filter',
+    'label=org.claude-sandbox-action.run',
+    '--format',
+    '{{.Names}}'
+  )
     .stdout.split('\n')
     .filter(Boolean)
+}
+
+export interface ScenarioRun {
+  run: import('./run-action.js').ActionRun
+  post: import('./run-action.js').ActionRun
+  api: import('../servers/fake-anthropic.js').FakeAnthropic
+  repo: string
+}
+
+/**
+ * Starts the scripted model, runs the action's main and post steps through dist/ on `repo`,
+ * and closes the model. `during` gets the started child (to signal it) and the fake API.
+ */
+export async function runScenario(
+  turns: import('../servers/fake-anthropic.js').Turn[],
+  options: {
+    repo?: string
+    inputs?: Record<string, string>
+    env?: Record<string, string>
+    event?: { name: string; payload: unknown }
+    during?: (
+      child: import('node:child_process').ChildProcess,
+      api: import('../servers/fake-anthropic.js').FakeAnthropic
+    ) => void
+  } = {}
+): Promise<ScenarioRun> {
+  const { startFakeAnthropic } = await import('../servers/fake-anthropic.js')
+  const { runAction, runPost } = await import('./run-action.js')
+  const api = await startFakeAnthropic({ turns })
+  const repo = options.repo ?? makeRepo()
+  const inputs = baseInputs({
+    prompt: 'Do the task.',
+    'anthropic-base-url': api.url,
+    ...options.inputs
+  })
+  try {
+    const run = await runAction({
+      inputs,
+      workspace: repo,
+      env: options.env,
+      event: options.event,
+      onStart: child => options.during?.(child, api)
+    })
+    const post = await runPost(run, {
+      inputs,
+      workspace: repo,
+      env: options.env,
+      event: options.event
+    })
+    return { run, post, api, repo }
+  } finally {
+    await api.close()
+  }
+}
+
+/** The tree id of a directory's working tree as git would commit it (throw-away index). */
+export function workingTreeId(dir: string): string {
+  const index = path.join(mkdtempSync(path.join(os.tmpdir(), 'tree-index-')), 'index')
+  const env = { ...process.env, GIT_INDEX_FILE: index }
+  execFileSync('git', ['-c', `safe.directory=${dir}`, 'add', '-A'], { cwd: dir, env })
+  return execFileSync('git', ['-c', `safe.directory=${dir}`, 'write-tree'], {
+    cwd: dir,
+    env,
+    encoding: 'utf8'
+  }).trim()
 }

@@ -83,7 +83,8 @@ export function runnerEnv(options: ActionRunOptions, runnerTemp: string): Record
     RUNNER_ARCH: 'X64'
   }
   if (process.env.DOCKER_HOST) env.DOCKER_HOST = process.env.DOCKER_HOST
-  for (const [name, value] of Object.entries(options.inputs)) env[`INPUT_${name.toUpperCase()}`] = value
+  for (const [name, value] of Object.entries(options.inputs))
+    env[`INPUT_${name.toUpperCase()}`] = value
   for (const [name, value] of Object.entries(options.state ?? {})) env[`STATE_${name}`] = value
   return { ...env, ...options.env }
 }
@@ -96,7 +97,10 @@ export function runAction(options: ActionRunOptions): Promise<ActionRun> {
     if (file && !existsSync(file)) writeFileSync(file, '')
   }
   return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, [options.entry ?? DIST_INDEX], { env, cwd: options.workspace })
+    const child = spawn(process.execPath, [options.entry ?? DIST_INDEX], {
+      env,
+      cwd: options.workspace
+    })
     let stdout = ''
     let stderr = ''
     child.stdout.setEncoding('utf8').on('data', (c: string) => (stdout += c))
@@ -113,7 +117,9 @@ export function runAction(options: ActionRunOptions): Promise<ActionRun> {
         stderr,
         outputs: parseCommandFile(env.GITHUB_OUTPUT ?? ''),
         state: parseCommandFile(env.GITHUB_STATE ?? ''),
-        summary: existsSync(env.GITHUB_STEP_SUMMARY ?? '') ? readFileSync(env.GITHUB_STEP_SUMMARY ?? '', 'utf8') : '',
+        summary: existsSync(env.GITHUB_STEP_SUMMARY ?? '')
+          ? readFileSync(env.GITHUB_STEP_SUMMARY ?? '', 'utf8')
+          : '',
         errors: stdout.split('\n').filter(line => line.startsWith('::error::')),
         runnerTemp,
         env

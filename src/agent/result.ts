@@ -46,7 +46,8 @@ export function decideOutcome(
   const base: AgentOutcome = {
     conclusion: 'failure',
     message: '',
-    finalMessage: result && result.subtype === 'success' ? result.result : (lastAssistantText ?? ''),
+    finalMessage:
+      result && result.subtype === 'success' ? result.result : (lastAssistantText ?? ''),
     sessionId: result?.session_id ?? sessionId,
     numTurns: result?.num_turns,
     durationMs: result?.duration_ms,
@@ -55,7 +56,11 @@ export function decideOutcome(
     outputTokens: result ? result.usage.output_tokens : undefined
   }
   if (container.cancelled) {
-    return { ...base, conclusion: 'cancelled', message: 'The run was cancelled; the agent was stopped and its partial work kept' }
+    return {
+      ...base,
+      conclusion: 'cancelled',
+      message: 'The run was cancelled; the agent was stopped and its partial work kept'
+    }
   }
   if (container.timedOut) {
     return {
@@ -77,18 +82,34 @@ export function decideOutcome(
     }
     if (result.subtype === 'success') {
       // is_error with subtype success is how the CLI reports an API error (401, 529, ...).
-      return { ...base, conclusion: 'failure', message: `The agent stopped on an API error: ${result.result}` }
+      return {
+        ...base,
+        conclusion: 'failure',
+        message: `The agent stopped on an API error: ${result.result}`
+      }
     }
     if (result.subtype === 'error_max_turns') {
-      return { ...base, conclusion: 'failure', message: `The agent reached max-turns (${result.num_turns}) before finishing. Raise \`max-turns\` or narrow the task` }
+      return {
+        ...base,
+        conclusion: 'failure',
+        message: `The agent reached max-turns (${result.num_turns}) before finishing. Raise \`max-turns\` or narrow the task`
+      }
     }
     const errors = result.errors.join('; ')
-    return { ...base, conclusion: 'failure', message: `The agent failed (${result.subtype})${errors ? `: ${errors}` : ''}` }
-  }
-  if (container.exitCode === 137 || /fork: retry|Resource temporarily unavailable/.test(container.stderrTail)) {
     return {
       ...base,
-      message: `The agent was killed (exit ${container.exitCode}) without a result; the container's limits (memory ${limits.memory}, pids ${limits.pidsLimit}) may have been reached. ${container.stderrTail}`.trim()
+      conclusion: 'failure',
+      message: `The agent failed (${result.subtype})${errors ? `: ${errors}` : ''}`
+    }
+  }
+  if (
+    container.exitCode === 137 ||
+    /fork: retry|Resource temporarily unavailable/.test(container.stderrTail)
+  ) {
+    return {
+      ...base,
+      message:
+        `The agent was killed (exit ${container.exitCode}) without a result; the container's limits (memory ${limits.memory}, pids ${limits.pidsLimit}) may have been reached. ${container.stderrTail}`.trim()
     }
   }
   return {

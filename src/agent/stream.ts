@@ -16,17 +16,30 @@ export function describeMessage(message: SDKMessage): string[] {
     const content = message.message.content
     if (Array.isArray(content)) {
       for (const block of content) {
-        if (typeof block === 'object' && block !== null && 'type' in block && block.type === 'tool_result' && 'is_error' in block && block.is_error) {
+        if (
+          typeof block === 'object' &&
+          block !== null &&
+          'type' in block &&
+          block.type === 'tool_result' &&
+          'is_error' in block &&
+          block.is_error
+        ) {
           lines.push(`   ↳ tool error: ${oneLine(toolResultText(block.content), 200)}`)
         }
       }
     }
   } else if (message.type === 'system' && message.subtype === 'init') {
-    lines.push(`▶ Claude Code ${message.claude_code_version ?? ''} started (model ${message.model}, cwd ${message.cwd})`)
+    lines.push(
+      `▶ Claude Code ${message.claude_code_version ?? ''} started (model ${message.model}, cwd ${message.cwd})`
+    )
   } else if (message.type === 'system' && message.subtype === 'api_retry') {
-    lines.push(`⏳ API error ${message.error_status ?? ''}: retry ${message.attempt}/${message.max_retries} in ${Math.round(message.retry_delay_ms / 1000)} s`)
+    lines.push(
+      `⏳ API error ${message.error_status ?? ''}: retry ${message.attempt}/${message.max_retries} in ${Math.round(message.retry_delay_ms / 1000)} s`
+    )
   } else if (message.type === 'result') {
-    lines.push(`■ ${message.subtype} after ${message.num_turns} turns, ${(message.duration_ms / 1000).toFixed(1)} s, $${message.total_cost_usd.toFixed(4)}`)
+    lines.push(
+      `■ ${message.subtype} after ${message.num_turns} turns, ${(message.duration_ms / 1000).toFixed(1)} s, $${message.total_cost_usd.toFixed(4)}`
+    )
   }
   return lines
 }
@@ -35,7 +48,9 @@ function toolResultText(content: unknown): string {
   if (typeof content === 'string') return content
   if (Array.isArray(content)) {
     return content
-      .map(part => (typeof part === 'object' && part !== null && 'text' in part ? String(part.text) : ''))
+      .map(part =>
+        typeof part === 'object' && part !== null && 'text' in part ? String(part.text) : ''
+      )
       .join(' ')
   }
   return ''
@@ -94,7 +109,8 @@ export class TranscriptReader {
       return
     }
     this.messageCount++
-    if ('session_id' in message && typeof message.session_id === 'string') this.sessionId = message.session_id
+    if ('session_id' in message && typeof message.session_id === 'string')
+      this.sessionId = message.session_id
     if (message.type === 'result') this.result = message
     if (message.type === 'assistant') {
       const text = message.message.content

@@ -23,13 +23,20 @@ export interface GitOptions {
 /** Config given on every call; `-c` wins over anything in the repository's own config. */
 export function hardenedConfigArgs(workspace: string): string[] {
   return [
-    '-c', 'core.hooksPath=/dev/null',
-    '-c', 'core.fsmonitor=false',
-    '-c', 'core.untrackedCache=false',
-    '-c', 'core.pager=cat',
-    '-c', 'diff.external=',
-    '-c', 'protocol.ext.allow=never',
-    '-c', `safe.directory=${workspace}`
+    '-c',
+    'core.hooksPath=/dev/null',
+    '-c',
+    'core.fsmonitor=false',
+    '-c',
+    'core.untrackedCache=false',
+    '-c',
+    'core.pager=cat',
+    '-c',
+    'diff.external=',
+    '-c',
+    'protocol.ext.allow=never',
+    '-c',
+    `safe.directory=${workspace}`
   ]
 }
 
@@ -100,6 +107,7 @@ export function createGit(workspace: string): Git {
     workspace,
     run,
     tryRun,
-    text: async (args, options) => (await run(args, options)).stdout.toString('utf8').replace(/\n$/, '')
+    text: async (args, options) =>
+      (await run(args, options)).stdout.toString('utf8').replace(/\n$/, '')
   }
 }

@@ -1,4 +1,11 @@
-import { chmodSync, copyFileSync, existsSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs'
+import {
+  chmodSync,
+  copyFileSync,
+  existsSync,
+  mkdtempSync,
+  readFileSync,
+  writeFileSync
+} from 'node:fs'
 import path from 'node:path'
 import { ConfigurationError } from '../errors.js'
 import { docker, lastLines } from '../docker.js'
@@ -25,7 +32,8 @@ export interface BuildLog {
 export function buildxArgs(request: BuildRequest): string[] {
   const args = ['buildx', 'build', '--load', '--progress=plain', '--iidfile', request.iidFile]
   args.push('--file', request.dockerfile, '--tag', request.tag)
-  for (const [key, value] of Object.entries(request.buildArgs)) args.push('--build-arg', `${key}=${value}`)
+  for (const [key, value] of Object.entries(request.buildArgs))
+    args.push('--build-arg', `${key}=${value}`)
   if (request.caSecretFile) args.push('--secret', `id=ca-certificates,src=${request.caSecretFile}`)
   args.push(request.context)
   return args
@@ -33,8 +41,17 @@ export function buildxArgs(request: BuildRequest): string[] {
 
 /** Classic builder arguments (run with DOCKER_BUILDKIT=0): no secrets, no --load. */
 export function classicBuildArgs(request: BuildRequest): string[] {
-  const args = ['build', '--iidfile', request.iidFile, '--file', request.dockerfile, '--tag', request.tag]
-  for (const [key, value] of Object.entries(request.buildArgs)) args.push('--build-arg', `${key}=${value}`)
+  const args = [
+    'build',
+    '--iidfile',
+    request.iidFile,
+    '--file',
+    request.dockerfile,
+    '--tag',
+    request.tag
+  ]
+  for (const [key, value] of Object.entries(request.buildArgs))
+    args.push('--build-arg', `${key}=${value}`)
   args.push(request.context)
   return args
 }
@@ -67,13 +84,22 @@ export function explainBuildFailure(output: string, buildArgs: Record<string, st
       'Set `claude-code-version` to a published version (npm view @anthropic-ai/claude-code versions)'
     )
   }
-  if (/SELF_SIGNED_CERT_IN_CHAIN|UNABLE_TO_GET_ISSUER_CERT|unable to get local issuer certificate/.test(output)) {
+  if (
+    /SELF_SIGNED_CERT_IN_CHAIN|UNABLE_TO_GET_ISSUER_CERT|unable to get local issuer certificate/.test(
+      output
+    )
+  ) {
     return new ConfigurationError(
       'The image build could not verify TLS certificates (a TLS-inspecting proxy?)',
       "Pass your proxy's CA bundle with the `ca-certificates` input"
     )
   }
-  if (/pull access denied|failed to resolve source metadata|manifest unknown|not found: manifest|dial tcp|no such host/.test(output) && /FROM|pull|resolve/i.test(output)) {
+  if (
+    /pull access denied|failed to resolve source metadata|manifest unknown|not found: manifest|dial tcp|no such host/.test(
+      output
+    ) &&
+    /FROM|pull|resolve/i.test(output)
+  ) {
     return new ConfigurationError(
       `The image build could not get a base image (${lastLines(output, 1)})`,
       'Check BASE_IMAGE / BUILDER_IMAGE in `build-args`, or give a prebuilt `image`'

@@ -25,17 +25,26 @@ export function baseImageRefs(dockerfile: string, buildArgs: Record<string, stri
   for (const raw of dockerfile.split('\n')) {
     const line = raw.trim()
     const arg = /^ARG\s+([A-Za-z_][A-Za-z0-9_]*)=(\S*)/i.exec(line)
-    if (arg?.[1] !== undefined && arg[2] !== undefined) defaults[arg[1]] = arg[2].replace(/^["']|["']$/g, '')
+    if (arg?.[1] !== undefined && arg[2] !== undefined)
+      defaults[arg[1]] = arg[2].replace(/^["']|["']$/g, '')
     const from = /^FROM\s+(?:--\S+\s+)*(\S+)/i.exec(line)
     if (from?.[1] !== undefined) {
-      refs.push(from[1].replace(/\$\{?([A-Za-z_][A-Za-z0-9_]*)\}?/g, (_m, name: string) => buildArgs[name] ?? defaults[name] ?? ''))
+      refs.push(
+        from[1].replace(
+          /\$\{?([A-Za-z_][A-Za-z0-9_]*)\}?/g,
+          (_m, name: string) => buildArgs[name] ?? defaults[name] ?? ''
+        )
+      )
     }
   }
   return refs
 }
 
 /** Build arguments the bundled Dockerfile takes, with the action's own on top of the user's. */
-export function effectiveBuildArgs(settings: ImageSettings, claudeCodeVersion: string): Record<string, string> {
+export function effectiveBuildArgs(
+  settings: ImageSettings,
+  claudeCodeVersion: string
+): Record<string, string> {
   const args: Record<string, string> = { ...settings.buildArgs }
   args.CLAUDE_CODE_VERSION = claudeCodeVersion
   if (settings.extraPackages.length > 0) args.EXTRA_PACKAGES = settings.extraPackages.join(' ')
@@ -68,14 +77,22 @@ export async function prepareImage(
       }
       id = await imageId(settings.image)
     }
-    return { ref: settings.image, id: id ?? '', cacheHit: false, built: false, setupMs: Date.now() - started }
+    return {
+      ref: settings.image,
+      id: id ?? '',
+      cacheHit: false,
+      built: false,
+      setupMs: Date.now() - started
+    }
   }
 
   const buildArgs = effectiveBuildArgs(settings, claudeCodeVersion)
   const context = settings.bundledDockerfile
     ? prepareBundledContext(actionDockerDir, workDir, settings.caCertificates)
     : path.dirname(settings.dockerfile)
-  const dockerfile = settings.bundledDockerfile ? path.join(context, 'Dockerfile.agent') : settings.dockerfile
+  const dockerfile = settings.bundledDockerfile
+    ? path.join(context, 'Dockerfile.agent')
+    : settings.dockerfile
   const dockerfileText = readFileSync(dockerfile, 'utf8')
   const caSha = settings.caCertificates
     ? createHash('sha256').update(readFileSync(settings.caCertificates)).digest('hex')
@@ -93,11 +110,19 @@ export async function prepareImage(
     baseImageRefs: baseImageRefs(dockerfileText, buildArgs)
   })
   // The tag carries the key, so an image already on this runner is found without any restore.
-  const tag = `claude-sandbox-agent:${key.replace(/^claude-sandbox-image-/, '').slice(-60)}`.toLowerCase()
+  const tag =
+    `claude-sandbox-agent:${key.replace(/^claude-sandbox-image-/, '').slice(-60)}`.toLowerCase()
   const present = await imageId(tag)
   if (present) {
     log.info(`The agent image ${tag} is already on this runner`)
-    return { ref: tag, id: present, cacheHit: false, built: false, setupMs: Date.now() - started, cacheKey: key }
+    return {
+      ref: tag,
+      id: present,
+      cacheHit: false,
+      built: false,
+      setupMs: Date.now() - started,
+      cacheKey: key
+    }
   }
 
   const tarPath = imageTarPath()
@@ -107,7 +132,14 @@ export async function prepareImage(
     if (restored.hit) {
       const id = (await imageId(tag)) ?? restored.imageId ?? ''
       log.info(`Restored the agent image from the cache (key ${key})`)
-      return { ref: id && (await imageId(tag)) ? tag : id, id, cacheHit: true, built: false, setupMs: Date.now() - started, cacheKey: key }
+      return {
+        ref: id && (await imageId(tag)) ? tag : id,
+        id,
+        cacheHit: true,
+        built: false,
+        setupMs: Date.now() - started,
+        cacheKey: key
+      }
     }
   }
 
@@ -127,5 +159,12 @@ export async function prepareImage(
     log
   )
   if (settings.cache) await saveImage({ key, imageRef: tag, tarPath, log: cacheLog })
-  return { ref: tag, id, cacheHit: false, built: true, setupMs: Date.now() - started, cacheKey: key }
+  return {
+    ref: tag,
+    id,
+    cacheHit: false,
+    built: true,
+    setupMs: Date.now() - started,
+    cacheKey: key
+  }
 }

@@ -3,7 +3,13 @@ import type { AgentOutcome } from '../agent/result.js'
 /** What the job summary shows; every field optional except the outcome. */
 export interface SummaryData {
   outcome: AgentOutcome
-  files: Array<{ path: string; insertions: number; deletions: number; status: string; binary: boolean }>
+  files: Array<{
+    path: string
+    insertions: number
+    deletions: number
+    status: string
+    binary: boolean
+  }>
   insertions: number
   deletions: number
   patchPath?: string
@@ -15,7 +21,12 @@ export interface SummaryData {
   gatewayRequests?: number
 }
 
-const ICON: Record<string, string> = { success: '✅', failure: '❌', timeout: '⏱️', cancelled: '🚫' }
+const ICON: Record<string, string> = {
+  success: '✅',
+  failure: '❌',
+  timeout: '⏱️',
+  cancelled: '🚫'
+}
 
 function escapeCell(text: string): string {
   return text.replace(/\|/g, '\\|').replace(/\n/g, ' ')
@@ -41,29 +52,41 @@ export function renderSummary(data: SummaryData): string {
   if (o.numTurns !== undefined) lines.push(`| Turns | ${o.numTurns} |`)
   if (o.durationMs !== undefined) lines.push(`| Duration | ${(o.durationMs / 1000).toFixed(1)} s |`)
   if (o.costUsd !== undefined) lines.push(`| Cost | $${o.costUsd.toFixed(4)} |`)
-  if (o.inputTokens !== undefined) lines.push(`| Tokens | ${o.inputTokens} in, ${o.outputTokens ?? 0} out |`)
+  if (o.inputTokens !== undefined)
+    lines.push(`| Tokens | ${o.inputTokens} in, ${o.outputTokens ?? 0} out |`)
   lines.push(`| Files changed | ${data.files.length} (+${data.insertions} −${data.deletions}) |`)
   if (data.image) {
     const how = data.image.cacheHit ? 'restored from cache' : data.image.built ? 'built' : 'present'
-    lines.push(`| Image | \`${data.image.id.slice(0, 19)}\` (${how}, ${(data.image.setupMs / 1000).toFixed(1)} s) |`)
+    lines.push(
+      `| Image | \`${data.image.id.slice(0, 19)}\` (${how}, ${(data.image.setupMs / 1000).toFixed(1)} s) |`
+    )
   }
   if (o.sessionId) lines.push(`| Session | \`${o.sessionId}\` |`)
   if (data.gatewayRequests !== undefined) lines.push(`| API requests | ${data.gatewayRequests} |`)
   if (data.published) lines.push(`| Published | ${escapeCell(data.published)} |`)
   lines.push('')
   if (data.files.length > 0) {
-    lines.push('<details><summary>Files changed</summary>', '', '| File | Change | + | − |', '|---|---|---|---|')
+    lines.push(
+      '<details><summary>Files changed</summary>',
+      '',
+      '| File | Change | + | − |',
+      '|---|---|---|---|'
+    )
     for (const f of data.files.slice(0, 300)) {
-      lines.push(`| \`${escapeCell(f.path)}\` | ${f.status}${f.binary ? ' (binary)' : ''} | ${f.insertions} | ${f.deletions} |`)
+      lines.push(
+        `| \`${escapeCell(f.path)}\` | ${f.status}${f.binary ? ' (binary)' : ''} | ${f.insertions} | ${f.deletions} |`
+      )
     }
     if (data.files.length > 300) lines.push(`| … ${data.files.length - 300} more | | | |`)
     lines.push('', '</details>', '')
   }
-  if (o.finalMessage.trim() !== '') lines.push('### Final message', '', quoteUntrusted(o.finalMessage), '')
+  if (o.finalMessage.trim() !== '')
+    lines.push('### Final message', '', quoteUntrusted(o.finalMessage), '')
   if (data.deniedHostsMarkdown) lines.push(data.deniedHostsMarkdown, '')
   if (data.patchPath || data.executionFile) {
     lines.push('### Files', '')
-    if (data.patchPath) lines.push(`- Patch: \`${data.patchPath}\` (apply with \`git apply --binary\`)`)
+    if (data.patchPath)
+      lines.push(`- Patch: \`${data.patchPath}\` (apply with \`git apply --binary\`)`)
     if (data.executionFile) lines.push(`- Transcript: \`${data.executionFile}\``)
     lines.push('')
   }

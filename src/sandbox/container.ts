@@ -35,7 +35,10 @@ export async function runContainer(options: RunContainerOptions): Promise<Contai
 
   const stderrLines: string[] = []
   const exitCode = await new Promise<number>((resolve, reject) => {
-    const child = spawn('docker', options.args, { env: options.clientEnv, stdio: ['pipe', 'pipe', 'pipe'] })
+    const child = spawn('docker', options.args, {
+      env: options.clientEnv,
+      stdio: ['pipe', 'pipe', 'pipe']
+    })
     const timer = setTimeout(() => {
       timedOut = true
       stop()
@@ -74,7 +77,12 @@ export async function runContainer(options: RunContainerOptions): Promise<Contai
   })
   if (stopping) await stopping
 
-  const state = await docker(['inspect', '--format', '{{.State.OOMKilled}} {{.State.ExitCode}}', options.name])
+  const state = await docker([
+    'inspect',
+    '--format',
+    '{{.State.OOMKilled}} {{.State.ExitCode}}',
+    options.name
+  ])
   const [oom, code] = state.stdout.trim().split(' ')
   await removeContainer(options.name)
   return {
@@ -93,8 +101,19 @@ export async function removeContainer(name: string): Promise<void> {
 /** Removes every container this run (or, with no id, any run) left behind. Returns their names. */
 export async function removeRunContainers(runId?: string): Promise<string[]> {
   const filter = runId ? `label=${RUN_LABEL}=${runId}` : `label=${RUN_LABEL}`
-  const list = await docker(['ps', '--all', '--quiet', '--filter', filter, '--format', '{{.Names}}'])
-  const names = list.stdout.split('\n').map(n => n.trim()).filter(Boolean)
+  const list = await docker([
+    'ps',
+    '--all',
+    '--quiet',
+    '--filter',
+    filter,
+    '--format',
+    '{{.Names}}'
+  ])
+  const names = list.stdout
+    .split('\n')
+    .map(n => n.trim())
+    .filter(Boolean)
   for (const name of names) await removeContainer(name)
   return names
 }

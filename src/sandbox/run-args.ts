@@ -1,5 +1,11 @@
 import path from 'node:path'
-import { GATEWAY_PORT, PROXY_PORT, PLACEHOLDER_API_KEY, RUN_LABEL, SANDBOX_MOUNT } from '../constants.js'
+import {
+  GATEWAY_PORT,
+  PROXY_PORT,
+  PLACEHOLDER_API_KEY,
+  RUN_LABEL,
+  SANDBOX_MOUNT
+} from '../constants.js'
 import type { NetworkMode } from '../settings.js'
 
 /** Everything `docker run` needs for one hardened agent container. */
@@ -85,26 +91,43 @@ export function dockerRunArgs(spec: ContainerSpec): string[] {
   const args = [
     'run',
     '--interactive',
-    '--name', spec.name,
-    '--label', `${RUN_LABEL}=${spec.runId}`,
-    '--hostname', 'claude-sandbox',
+    '--name',
+    spec.name,
+    '--label',
+    `${RUN_LABEL}=${spec.runId}`,
+    '--hostname',
+    'claude-sandbox',
     '--init',
-    '--user', `${spec.user.uid}:${spec.user.gid}`,
-    '--cap-drop', 'ALL',
-    '--security-opt', 'no-new-privileges:true',
+    '--user',
+    `${spec.user.uid}:${spec.user.gid}`,
+    '--cap-drop',
+    'ALL',
+    '--security-opt',
+    'no-new-privileges:true',
     '--read-only',
-    '--tmpfs', `/tmp:${tmpfsOptions},mode=1777`,
-    '--tmpfs', `${spec.home}:${tmpfsOptions},mode=0700,uid=${spec.user.uid},gid=${spec.user.gid}`,
-    '--pids-limit', String(spec.pidsLimit),
-    '--memory', spec.memory,
+    '--tmpfs',
+    `/tmp:${tmpfsOptions},mode=1777`,
+    '--tmpfs',
+    `${spec.home}:${tmpfsOptions},mode=0700,uid=${spec.user.uid},gid=${spec.user.gid}`,
+    '--pids-limit',
+    String(spec.pidsLimit),
+    '--memory',
+    spec.memory,
     // No swap beyond the memory limit, so an out-of-memory run ends instead of thrashing.
-    '--memory-swap', spec.memory,
-    '--cpus', spec.cpus,
-    '--network', spec.network === 'open' ? 'bridge' : 'none',
-    '--volume', `${spec.workspace}:/workspace:rw`,
-    '--volume', `${spec.gitPath}:/workspace/${path.basename(spec.gitPath)}:ro`,
-    '--volume', `${spec.socketDir}:${SANDBOX_MOUNT}:ro`,
-    '--workdir', '/workspace'
+    '--memory-swap',
+    spec.memory,
+    '--cpus',
+    spec.cpus,
+    '--network',
+    spec.network === 'open' ? 'bridge' : 'none',
+    '--volume',
+    `${spec.workspace}:/workspace:rw`,
+    '--volume',
+    `${spec.gitPath}:/workspace/${path.basename(spec.gitPath)}:ro`,
+    '--volume',
+    `${spec.socketDir}:${SANDBOX_MOUNT}:ro`,
+    '--workdir',
+    '/workspace'
   ]
   for (const key of Object.keys(env).sort()) {
     const fromUser = key in spec.userEnv && env[key] === spec.userEnv[key]
@@ -115,6 +138,9 @@ export function dockerRunArgs(spec: ContainerSpec): string[] {
 }
 
 /** The docker client's environment for `docker run`: the runner's, plus the `env` input's values. */
-export function clientEnvForRun(spec: ContainerSpec, base: NodeJS.ProcessEnv = process.env): NodeJS.ProcessEnv {
+export function clientEnvForRun(
+  spec: ContainerSpec,
+  base: NodeJS.ProcessEnv = process.env
+): NodeJS.ProcessEnv {
   return { ...base, ...spec.userEnv }
 }

@@ -38,14 +38,30 @@ function chownTree(workspace: string, owner: Owner): Promise<void> {
   return new Promise((resolve, reject) => {
     const child = spawn(
       'find',
-      [workspace, '-path', path.join(workspace, '.git'), '-prune', '-o', '-exec', 'chown', '-h', `${owner.uid}:${owner.gid}`, '{}', '+'],
+      [
+        workspace,
+        '-path',
+        path.join(workspace, '.git'),
+        '-prune',
+        '-o',
+        '-exec',
+        'chown',
+        '-h',
+        `${owner.uid}:${owner.gid}`,
+        '{}',
+        '+'
+      ],
       { stdio: ['ignore', 'ignore', 'pipe'] }
     )
     let stderr = ''
     child.stderr.setEncoding('utf8').on('data', (chunk: string) => (stderr += chunk))
     child.on('error', reject)
     child.on('close', code =>
-      code === 0 ? resolve() : reject(new Error(`chown of ${workspace} failed: ${stderr.trim().split('\n').pop() ?? ''}`))
+      code === 0
+        ? resolve()
+        : reject(
+            new Error(`chown of ${workspace} failed: ${stderr.trim().split('\n').pop() ?? ''}`)
+          )
     )
   })
 }

@@ -1,0 +1,208 @@
+import * as cache from '@actions/cache'
+import { spawn } from 'node:child_process'
+import { rm } from 'node:fs/promises'
+import os from 'node:os'
+import path from 'node:path'
+import { performance } from 'node:perf_hooks'
+import { errorMessage } from '../errors.js'
+
+/** Where messages go; main.ts passes @actions/core's functions. */
+export interface Logger {
+  info(msg: string): void
+  warning(msg: string): void
+  debug?(msg: string): void
+}
+
+export interface RestoreImageOptions {
+  key: string
+  /**
+   * Where the tarball is put. Use the same path for save and restore: the cache client folds
+   * the path into the entry's version, so another path never matches (see imageTarPath).
+   */
+  tarPath: string
+  log: Logger
+}
+
+export interface RestoreImageResult {
+  hit: boolean
+  /** `sha256:…` of the loaded image, on a hit. */
+  imageId?: string
+  /** On a hit: time spent restoring the tarball (download, unpack) and in `docker load`. */
+  durationsMs?: { restore: number; load: number }
+}
+
+export interface SaveImageOptions {
+  key: string
+  /** The image to save, by tag (kept on load) or by ID. */
+  imageRef: string
+  tarPath: string
+  log: Logger
+}
+
+/**
+ * The tarball's usual place: the runner's temp directory, which the runner empties after the
+ * job, under a fixed name so save and restore agree on the cache entry's version.
+ */
+export function imageTarPath(): string {
+  return path.join(process.env['RUNNER_TEMP'] || os.tmpdir(), 'claude-sandbox-agent-image.tar')
+}
+
+/** Deletes the tarball if it is there (the post step's clean-up, and ours). Never throws. */
+export async function removeImageTarball(tarPath: string): Promise<void> {
+  await rm(tarPath, { force: true }).catch(() => undefined)
+}
+
+let warnedUnavailable = false
+
+/**
+ * Whether the Actions cache service is configured in this environment; says so once per
+ * process when it is not, so a restore and a save do not repeat it.
+ */
+export function imageCacheAvailable(log: Logger): boolean {
+  if (cache.isFeatureAvailable()) return true
+  if (!warnedUnavailable) {
+    warnedUnavailable = true
+    log.warning(
+      'the Actions cache service is not available here (local run); the image is built every run'
+    )
+  }
+  return false
+}
+
+function seconds(ms: number): string {
+  return `${(ms / 1000).toFixed(1)} s`
+}
+
+interface CommandResult {
+  stdout: string
+  stderr: string
+}
+
+/** Runs docker without a shell; rejects with the tail of stderr when it fails. */
+function docker(args: string[]): Promise<CommandResult> {
+  return new Promise((resolve, reject) => {
+    const child = spawn('docker', args, { stdio: ['ignore', 'pipe', 'pipe'] })
+    const stdout: Buffer[] = []
+    const stderr: Buffer[] = []
+    child.stdout.on('data', (chunk: Buffer) => stdout.push(chunk))
+    child.stderr.on('data', (chunk: Buffer) => stderr.push(chunk))
+    child.on('error', reject)
+    child.on('close', code => {
+      const result = {
+        stdout: Buffer.concat(stdout).toString('utf8'),
+        stderr: Buffer.concat(stderr).toString('utf8')
+      }
+      if (code === 0) resolve(result)
+      else {
+        const detail = result.stderr.trim().split('\n').slice(-5).join(' ')
+        reject(new Error(`docker ${args[0]} exited with ${code}: ${detail}`))
+      }
+    })
+  })
+}
+
+/**
+ * The ID of the image `docker load` just loaded. Its output names either the ID (`Loaded image
+ * ID: sha256:…`, for a tarball saved by ID) or a reference (`Loaded image: name:tag`), which is
+ * then inspected.
+ */
+async function loadedImageId(loadOutput: string): Promise<string> {
+  const byId = /^Loaded image ID: (sha256:[0-9a-f]{64})\s*$/m.exec(loadOutput)
+  if (byId?.[1]) return byId[1]
+  const byRef = /^Loaded image: (\S+)\s*$/m.exec(loadOutput)
+  if (byRef?.[1]) {
+    const { stdout } = await docker(['image', 'inspect', '--format', '{{.Id}}', byRef[1]])
+    return stdout.trim()
+  }
+  throw new Error(`docker load did not name the image it loaded: ${loadOutput.trim()}`)
+}
+
+/**
+ * Restores the image tarball saved under exactly `key` (no restore keys: a partial image is no
+ * use) and loads it into the daemon. Never throws: a miss, an unavailable or failing cache service
+ * or a tarball docker cannot load all come back as `{ hit: false }`, so the caller builds.
+ * The cache client reports its own failures (5xx, refused connections) as warnings through
+ * @actions/core; it returns a miss for them.
+ */
+export async function restoreImage(opts: RestoreImageOptions): Promise<RestoreImageResult> {
+  const { key, tarPath, log } = opts
+  if (!imageCacheAvailable(log)) return { hit: false }
+  try {
+    let matchedKey: string | undefined
+    const started = performance.now()
+    try {
+      matchedKey = await cache.restoreCache([tarPath], key)
+    } catch (error: unknown) {
+      // Only a ValidationError (a malformed key) escapes the client.
+      log.warning(
+        `could not restore the agent image from the Actions cache: ${errorMessage(error)}`
+      )
+      return { hit: false }
+    }
+    if (matchedKey === undefined) {
+      log.info(`no cached agent image for ${key}; building it`)
+      return { hit: false }
+    }
+    const restored = performance.now()
+    try {
+      const { stdout } = await docker(['load', '--input', tarPath])
+      const imageId = await loadedImageId(stdout)
+      const durationsMs = { restore: restored - started, load: performance.now() - restored }
+      log.info(
+        `agent image restored from the Actions cache in ${seconds(durationsMs.restore)} and ` +
+          `loaded in ${seconds(durationsMs.load)} (${imageId})`
+      )
+      return { hit: true, imageId, durationsMs }
+    } catch (error: unknown) {
+      log.warning(`the cached agent image could not be loaded, building it: ${errorMessage(error)}`)
+      return { hit: false }
+    }
+  } finally {
+    // The tarball is as large as the image; the daemon has its own copy now.
+    await removeImageTarball(tarPath)
+  }
+}
+
+/**
+ * `docker save`s the image and stores the tarball in the Actions cache under `key`. Call it right
+ * after a build, before anything that can fail, so a later failure does not lose the image.
+ * Never throws: returns whether the entry was stored, and warns when it was not (service
+ * unavailable or failing, entry reserved by another job or already present, docker failure).
+ */
+export async function saveImage(opts: SaveImageOptions): Promise<boolean> {
+  const { key, imageRef, tarPath, log } = opts
+  if (!imageCacheAvailable(log)) return false
+  try {
+    const started = performance.now()
+    try {
+      await docker(['save', '--output', tarPath, imageRef])
+    } catch (error: unknown) {
+      log.warning(`could not save the agent image for the Actions cache: ${errorMessage(error)}`)
+      return false
+    }
+    const savedAt = performance.now()
+    let cacheId: number
+    try {
+      // The client compresses the tarball with zstd when it is installed (gzip otherwise);
+      // compressing it here first would only make it compress twice.
+      cacheId = await cache.saveCache([tarPath], key)
+    } catch (error: unknown) {
+      log.warning(`could not store the agent image in the Actions cache: ${errorMessage(error)}`)
+      return false
+    }
+    if (cacheId === -1) {
+      // The client has already said why (reserved by another job, already stored, 5xx, ...).
+      log.warning(
+        `the agent image was not stored in the Actions cache under ${key}; the next run builds it again`
+      )
+      return false
+    }
+    log.info(
+      `agent image stored in the Actions cache under ${key} (docker save ` +
+        `${seconds(savedAt - started)}, upload ${seconds(performance.now() - savedAt)})`
+    )
+    return true
+  } finally {
+    await removeImageTarball(tarPath)
+  }
+}

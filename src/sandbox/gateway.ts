@@ -1,0 +1,382 @@
+/**
+ * The credential gateway: an HTTP server on a Unix socket, in the action's own process, through
+ * which the sandboxed CLI reaches the Anthropic API. The container only ever holds a placeholder
+ * key; the gateway strips whatever credentials a request carries, adds the real ones, and forwards
+ * to `anthropic-base-url`. It forwards only the API paths the CLI needs, streams both ways without
+ * buffering (the Messages API answers with server-sent events), and records every request.
+ *
+ * The allow-list was found by running the real CLI (2.1.330, `claude -p ... --output-format
+ * stream-json --verbose --dangerously-skip-permissions`) against a logging fake of the API,
+ * with an API key and with an OAuth token, through tool turns (Write, Bash, WebFetch, WebSearch)
+ * and API errors (401, 500, 529):
+ * - with CLAUDE_CODE_DISABLE_NONESSENTIAL_TRAFFIC=1 (the agent image's default), the only
+ *   requests to ANTHROPIC_BASE_URL are `POST /v1/messages?beta=true`: the agent loop, and side
+ *   requests such as WebSearch's server-tool call;
+ * - without it, the CLI additionally sends one `HEAD /api/hello` (a connectivity probe, user-agent
+ *   `Bun/...`, no credentials) at start-up. The gateway refuses it; the CLI carries on regardless.
+ * - `POST /v1/messages/count_tokens?beta=true` is the CLI's token-counting call (it exists in the
+ *   binary; not observed in these runs) and is harmless, so it is allowed.
+ * Everything else the binary knows about (files, batches, skills, sessions, organizations, OAuth
+ * account endpoints, ...) is refused: with the real key attached, those would let a hijacked agent
+ * store data in, or read it from, the account.
+ */
+import { chmod, lstat, unlink } from 'node:fs/promises'
+import {
+  Agent as HttpAgent,
+  createServer,
+  request as httpRequest,
+  type ClientRequest,
+  type IncomingHttpHeaders,
+  type IncomingMessage,
+  type OutgoingHttpHeaders,
+  type ServerResponse
+} from 'node:http'
+import { Agent as HttpsAgent, request as httpsRequest } from 'node:https'
+import type { Socket } from 'node:net'
+import { errorMessage } from '../errors.js'
+
+export interface GatewayCredentials {
+  /** Sent as `x-api-key`. */
+  apiKey?: string
+  /** Sent as `authorization: Bearer ...` with the OAuth beta flag. Used when no apiKey is given. */
+  oauthToken?: string
+}
+
+export interface GatewayOptions {
+  /** Where to listen; the file is replaced if it is a stale socket and removed by close(). */
+  socketPath: string
+  /** `anthropic-base-url`: http or https, optionally with a path prefix. */
+  upstream: string
+  credentials: GatewayCredentials
+  /** Called once per request, when its response has ended (or failed). */
+  log?: (entry: GatewayLogEntry) => void
+}
+
+export interface GatewayLogEntry {
+  method: string
+  /** Path with query, as the client asked for it (never contains credentials). */
+  path: string
+  /** The status sent to the client; 0 when the response broke off after its headers. */
+  status: number
+  durationMs: number
+  /** False when the path was refused by the allow-list. */
+  allowed: boolean
+  /** Response body bytes sent to the client. */
+  bytes: number
+  /** Why the request failed, if it did (upstream unreachable, client gone, ...). */
+  error?: string
+}
+
+export interface Gateway {
+  socketPath: string
+  entries: GatewayLogEntry[]
+  /** Stops listening, ends open (keep-alive and streaming) connections, removes the socket. */
+  close(): Promise<void>
+}
+
+/** The API paths the CLI needs (method and exact pathname; the query string is passed through). */
+const ALLOWED_REQUESTS: ReadonlyArray<{ method: string; pathname: string }> = [
+  { method: 'POST', pathname: '/v1/messages' },
+  { method: 'POST', pathname: '/v1/messages/count_tokens' }
+]
+
+/** The beta flag the API requires on requests authenticated with an OAuth token. */
+export const OAUTH_BETA = 'oauth-2025-04-20'
+
+/** Hop-by-hop headers (RFC 9110 7.6.1) and ones Node sets itself; never forwarded either way. */
+const HOP_BY_HOP = new Set([
+  'connection',
+  'keep-alive',
+  'proxy-connection',
+  'te',
+  'trailer',
+  'transfer-encoding',
+  'upgrade',
+  'host'
+])
+
+/**
+ * Request headers that may carry a credential. Besides the well-known ones, any header whose name
+ * mentions a key, token, secret, session or auth is dropped, so a key the agent brings of its own
+ * never reaches the API whatever header it hides in.
+ */
+function isCredentialHeader(name: string): boolean {
+  if (['authorization', 'proxy-authorization', 'cookie', 'x-api-key'].includes(name)) return true
+  return /(^|-)(api-?key|key|token|secret|auth|authorization|session-token|cookie|password)(-|$)/.test(
+    name
+  )
+}
+
+export async function startGateway(options: GatewayOptions): Promise<Gateway> {
+  const upstream = parseUpstream(options.upstream)
+  const credentials = options.credentials
+  if (!credentials.apiKey && !credentials.oauthToken) {
+    throw new Error('claude-sandbox gateway: no credentials given (an API key or an OAuth token)')
+  }
+  const entries: GatewayLogEntry[] = []
+  const sockets = new Set<Socket>()
+  const upstreamRequests = new Set<ClientRequest>()
+  const agent = upstream.secure
+    ? new HttpsAgent({ keepAlive: true })
+    : new HttpAgent({ keepAlive: true })
+
+  const record = (entry: GatewayLogEntry): void => {
+    entries.push(entry)
+    try {
+      options.log?.(entry)
+    } catch {
+      // A failing logger must not take the API path down with it.
+    }
+  }
+
+  const server = createServer((req, res) => {
+    const started = Date.now()
+    const method = req.method ?? 'GET'
+    const path = req.url ?? '/'
+    const pathname = path.split('?')[0]
+    const allowed = ALLOWED_REQUESTS.some(
+      rule => rule.method === method && rule.pathname === pathname
+    )
+    const finish = (status: number, bytes: number, error?: string): void =>
+      record({
+        method,
+        path,
+        status,
+        durationMs: Date.now() - started,
+        allowed,
+        bytes,
+        ...(error ? { error } : {})
+      })
+
+    if (!allowed) {
+      req.resume() // drain the body so the connection stays usable
+      const bytes = sendJson(res, 403, {
+        type: 'error',
+        error: {
+          type: 'permission_error',
+          message: `claude-sandbox gateway: path not allowed: ${method} ${pathname}`
+        }
+      })
+      finish(403, method === 'HEAD' ? 0 : bytes) // a HEAD answer carries no body
+      return
+    }
+    forward(req, res, path, finish)
+  })
+
+  function forward(
+    req: IncomingMessage,
+    res: ServerResponse,
+    path: string,
+    finish: (status: number, bytes: number, error?: string) => void
+  ): void {
+    const send = upstream.secure ? httpsRequest : httpRequest
+    const upstreamReq = send({
+      protocol: upstream.secure ? 'https:' : 'http:',
+      hostname: upstream.hostname,
+      port: upstream.port,
+      method: req.method,
+      path: upstream.prefix + path,
+      headers: forwardedRequestHeaders(req.headers, credentials),
+      agent
+    })
+    upstreamRequests.add(upstreamReq)
+    let done = false
+    const end = (status: number, bytes: number, error?: string): void => {
+      if (done) return
+      done = true
+      upstreamRequests.delete(upstreamReq)
+      finish(status, bytes, error)
+    }
+
+    upstreamReq.on('socket', socket => socket.setNoDelay(true))
+    upstreamReq.on('response', upstreamRes => {
+      const status = upstreamRes.statusCode ?? 502
+      res.writeHead(status, forwardedResponseHeaders(upstreamRes.headers))
+      res.flushHeaders()
+      let bytes = 0
+      upstreamRes.on('data', (chunk: Buffer) => {
+        bytes += chunk.length
+      })
+      upstreamRes.pipe(res)
+      upstreamRes.on('end', () => end(status, bytes))
+      upstreamRes.on('error', (error: Error) => {
+        res.destroy()
+        end(0, bytes, `upstream response broke off: ${error.message}`)
+      })
+      upstreamRes.on('close', () => {
+        if (!upstreamRes.complete) {
+          res.destroy()
+          end(0, bytes, 'upstream response broke off')
+        }
+      })
+    })
+    upstreamReq.on('error', (error: Error) => {
+      if (res.headersSent) {
+        res.destroy()
+        end(0, 0, errorMessage(error))
+        return
+      }
+      const detail = describeNetworkError(error)
+      const bytes = sendJson(res, 502, {
+        type: 'error',
+        error: {
+          type: 'api_error',
+          message: `claude-sandbox gateway: cannot reach the upstream API ${upstream.display}: ${detail}`
+        }
+      })
+      end(502, bytes, detail)
+    })
+    // The client went away (the CLI cancelled, timed out or was killed): stop the upstream too.
+    res.on('close', () => {
+      if (!res.writableFinished) {
+        upstreamReq.destroy()
+        end(0, 0, 'client closed the connection')
+      }
+    })
+    req.pipe(upstreamReq)
+  }
+
+  server.on('connection', socket => {
+    sockets.add(socket)
+    socket.on('close', () => sockets.delete(socket))
+  })
+
+  await removeStaleSocket(options.socketPath)
+  await new Promise<void>((resolve, reject) => {
+    server.once('error', reject)
+    server.listen(options.socketPath, () => {
+      server.off('error', reject)
+      resolve()
+    })
+  })
+  // The container's user is not ours (and where the runner is root, ours is root): let any local
+  // uid connect. The directory around the socket is what limits who can see it.
+  await chmod(options.socketPath, 0o666)
+
+  let closing: Promise<void> | undefined
+  return {
+    socketPath: options.socketPath,
+    entries,
+    close: () => {
+      closing ??= (async () => {
+        const stopped = new Promise<void>(resolve => server.close(() => resolve()))
+        for (const upstreamReq of upstreamRequests) upstreamReq.destroy()
+        for (const socket of sockets) socket.destroy()
+        agent.destroy()
+        await stopped
+        await unlink(options.socketPath).catch(() => undefined)
+      })()
+      return closing
+    }
+  }
+}
+
+interface Upstream {
+  secure: boolean
+  hostname: string
+  port: number
+  /** Path prefix without a trailing slash ('' for none). */
+  prefix: string
+  /** Origin and prefix, for messages (no credentials: userinfo is refused). */
+  display: string
+}
+
+function parseUpstream(value: string): Upstream {
+  let url: URL
+  try {
+    url = new URL(value)
+  } catch {
+    throw new Error(`claude-sandbox gateway: anthropic-base-url is not a URL: ${value}`)
+  }
+  if (url.protocol !== 'http:' && url.protocol !== 'https:') {
+    throw new Error(`claude-sandbox gateway: anthropic-base-url must be http or https: ${value}`)
+  }
+  if (url.username || url.password) {
+    throw new Error('claude-sandbox gateway: anthropic-base-url must not contain credentials')
+  }
+  const secure = url.protocol === 'https:'
+  const prefix = url.pathname.replace(/\/+$/, '')
+  return {
+    secure,
+    // URL keeps IPv6 literals in brackets; the socket API wants them bare.
+    hostname: url.hostname.replace(/^\[(.*)\]$/, '$1'),
+    port: url.port ? Number(url.port) : secure ? 443 : 80,
+    prefix,
+    display: `${url.origin}${prefix}`
+  }
+}
+
+function forwardedRequestHeaders(
+  incoming: IncomingHttpHeaders,
+  credentials: GatewayCredentials
+): OutgoingHttpHeaders {
+  const headers: OutgoingHttpHeaders = {}
+  for (const [name, value] of Object.entries(incoming)) {
+    if (value === undefined || HOP_BY_HOP.has(name) || isCredentialHeader(name)) continue
+    headers[name] = value
+  }
+  if (credentials.apiKey) {
+    headers['x-api-key'] = credentials.apiKey
+  } else if (credentials.oauthToken) {
+    headers['authorization'] = `Bearer ${credentials.oauthToken}`
+    headers['anthropic-beta'] = withBeta(headers['anthropic-beta'], OAUTH_BETA)
+  }
+  return headers
+}
+
+/** Appends a flag to a comma-separated `anthropic-beta` value unless it is already there. */
+function withBeta(existing: OutgoingHttpHeaders[string], flag: string): string {
+  const flags = (Array.isArray(existing) ? existing.join(',') : String(existing ?? ''))
+    .split(',')
+    .map(item => item.trim())
+    .filter(item => item !== '')
+  if (!flags.includes(flag)) flags.push(flag)
+  return flags.join(',')
+}
+
+function forwardedResponseHeaders(incoming: IncomingHttpHeaders): OutgoingHttpHeaders {
+  const headers: OutgoingHttpHeaders = {}
+  for (const [name, value] of Object.entries(incoming)) {
+    if (value === undefined || HOP_BY_HOP.has(name)) continue
+    headers[name] = value
+  }
+  return headers
+}
+
+function sendJson(res: ServerResponse, status: number, body: unknown): number {
+  const text = JSON.stringify(body)
+  const length = Buffer.byteLength(text)
+  res.writeHead(status, { 'content-type': 'application/json', 'content-length': length })
+  res.end(text)
+  return length
+}
+
+/** A one-line cause for a failed upstream connection, e.g. `connection refused (ECONNREFUSED)`. */
+function describeNetworkError(error: Error): string {
+  const code = (error as NodeJS.ErrnoException).code
+  const causes: Record<string, string> = {
+    ECONNREFUSED: 'connection refused',
+    ENOTFOUND: 'host name not found',
+    EAI_AGAIN: 'host name lookup failed',
+    ETIMEDOUT: 'connection timed out',
+    ECONNRESET: 'connection reset',
+    EHOSTUNREACH: 'host unreachable',
+    ENETUNREACH: 'network unreachable'
+  }
+  if (code && causes[code]) return `${causes[code]} (${code})`
+  if (code) return `${error.message} (${code})`
+  return error.message
+}
+
+/** A socket left behind by a crashed run would make listen() fail with EADDRINUSE. */
+async function removeStaleSocket(path: string): Promise<void> {
+  try {
+    const stats = await lstat(path)
+    if (!stats.isSocket()) {
+      throw new Error(`claude-sandbox gateway: ${path} exists and is not a socket`)
+    }
+    await unlink(path)
+  } catch (error: unknown) {
+    if ((error as NodeJS.ErrnoException).code !== 'ENOENT') throw error
+  }
+}
