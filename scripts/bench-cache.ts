@@ -305,6 +305,25 @@ async function main(): Promise<void> {
     console.log(
       `image ${mb(sizeBytes)}; cache entry ${mb(entry?.sizeBytes ?? 0)} (zstd by the client), ${uploads.length} upload request(s)`
     )
+    // Issue 2's size target: the image against the CLI binary it exists to carry.
+    const cliBytes = Number(
+      (
+        await mustRun('docker', [
+          'run',
+          '--rm',
+          '--entrypoint',
+          'stat',
+          imageRef,
+          '-c',
+          '%s',
+          '/usr/local/bin/claude'
+        ])
+      ).trim()
+    )
+    const sizeRatio = sizeBytes / cliBytes
+    console.log(
+      `image / CLI binary = ${mb(sizeBytes)} / ${mb(cliBytes)} = ${sizeRatio.toFixed(3)} (target <= 1.25 with the official slim bases; these are the local debootstrap bases)`
+    )
     console.log(`key ${key} (computed in ${(keyTiming.seconds * 1000).toFixed(0)} ms)`)
     console.log(row('(a) cold build (--no-cache)', build.seconds))
     console.log(row('(b) docker save + store in the cache', save.seconds))

@@ -120,6 +120,8 @@ export async function runScenario(
     inputs?: Record<string, string>
     env?: Record<string, string>
     event?: { name: string; payload: unknown }
+    /** Reuse a runner temp directory (a runner's RUNNER_TEMP is the same path on every run). */
+    runnerTemp?: string
     during?: (
       child: import('node:child_process').ChildProcess,
       api: import('../servers/fake-anthropic.js').FakeAnthropic
@@ -141,6 +143,7 @@ export async function runScenario(
       workspace: repo,
       env: options.env,
       event: options.event,
+      runnerTemp: options.runnerTemp,
       onStart: child => options.during?.(child, api)
     })
     const post = await runPost(run, {

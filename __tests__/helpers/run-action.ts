@@ -93,8 +93,10 @@ export function runnerEnv(options: ActionRunOptions, runnerTemp: string): Record
 export function runAction(options: ActionRunOptions): Promise<ActionRun> {
   const runnerTemp = options.runnerTemp ?? mkdtempSync(path.join(os.tmpdir(), 'runner-temp-'))
   const env = runnerEnv(options, runnerTemp)
+  // A main step starts with empty command files (a runner gives each step its own); the post
+  // step reads the main step's state from STATE_* variables.
   for (const file of [env.GITHUB_OUTPUT, env.GITHUB_STATE, env.GITHUB_STEP_SUMMARY]) {
-    if (file && !existsSync(file)) writeFileSync(file, '')
+    if (file && (options.state === undefined || !existsSync(file))) writeFileSync(file, '')
   }
   return new Promise((resolve, reject) => {
     const child = spawn(process.execPath, [options.entry ?? DIST_INDEX], {
