@@ -40,6 +40,12 @@ start_forwarder() { # socket port
   done
   fail "forwarder for $sock did not start on port $port"
 }
+if [ "${SANDBOX_REQUIRE_GATEWAY:-}" = "1" ] && [ ! -S "$SANDBOX_DIR/gateway.sock" ]; then
+  # The host made the socket; not seeing it means the Docker daemon does not share the runner's
+  # filesystem (Docker-in-Docker). Exit 65 tells the action to explain that.
+  echo "agent-entrypoint: the credential gateway's socket is not in $SANDBOX_DIR: the Docker daemon cannot see the runner's files" >&2
+  exit 65
+fi
 start_forwarder gateway.sock "${SANDBOX_GATEWAY_PORT:-8080}"
 start_forwarder proxy.sock "${SANDBOX_PROXY_PORT:-8081}"
 

@@ -1,4 +1,4 @@
-import { existsSync, readFileSync, statSync } from 'node:fs'
+import { existsSync, lstatSync, readFileSync, statSync } from 'node:fs'
 import path from 'node:path'
 import { fileURLToPath } from 'node:url'
 import shellQuote from 'shell-quote'
@@ -176,37 +176,38 @@ export function splitClaudeArgs(value: string): string[] {
   return words
 }
 
+/** Whether `file` is `dir` or below it (lexically). */
+export function isInside(dir: string, file: string): boolean {
+  const relative = path.relative(dir, file)
+  return relative === '' || (!relative.startsWith('..') && !path.isAbsolute(relative))
+}
+
 function resolveFrom(base: string, p: string): string {
   return path.isAbsolute(p) ? p : path.resolve(base, p)
 }
 
-function readPrompt(read: InputReader, workspace: string): string {
+function readPromptInputs(read: InputReader): { prompt: string; promptFile?: string } {
   const prompt = read('prompt')
   const promptFile = read('prompt-file').trim()
   if (prompt.trim() !== '' && promptFile !== '') {
     throw new ConfigurationError('Both `prompt` and `prompt-file` are set', 'Set only one of them')
   }
-  if (promptFile !== '') {
-    const file = resolveFrom(workspace, promptFile)
-    if (!existsSync(file) || !statSync(file).isFile()) {
-      throw new ConfigurationError(
-        `Input \`prompt-file\` names ${file}, which does not exist`,
-        'Give a path relative to the repository, or an absolute one'
-      )
-    }
-    const text = readFileSync(file, 'utf8')
-    if (text.trim() === '') throw new ConfigurationError(`The prompt file ${file} is empty`)
-    return text
-  }
   // An empty prompt is allowed here: a comment trigger carries its own request. requirePrompt
-  // refuses it once the event is known to bring none.
-  return prompt
+  // refuses it once the event is known to bring none. prompt-file is read by prompt-file.ts
+  // once the event is known (on pull requests it comes from the base commit).
+  return { prompt, promptFile: promptFile || undefined }
 }
 
 function readCaCertificates(read: InputReader, workspace: string): string | undefined {
   const value = read('ca-certificates').trim()
   if (value === '') return undefined
   const file = resolveFrom(workspace, value)
+  if (isInside(workspace, file) && existsSync(file) && lstatSync(file).isSymbolicLink()) {
+    throw new ConfigurationError(
+      `Input \`ca-certificates\` names ${file}, a symbolic link inside the repository`,
+      'Give the bundle itself: a link in the checkout could point at any file of the runner'
+    )
+  }
   if (!existsSync(file) || !statSync(file).isFile()) {
     throw new ConfigurationError(
       `Input \`ca-certificates\` names ${file}, which does not exist`,
@@ -275,7 +276,7 @@ export function getSettings(read: InputReader, env: NodeJS.ProcessEnv = process.
 
   return {
     task: {
-      prompt: readPrompt(read, workspace),
+      ...readPromptInputs(read),
       model: read('model').trim() || undefined,
       maxTurns: parsePositiveInteger(read('max-turns'), 'max-turns'),
       allowedTools: splitList(read('allowed-tools')),

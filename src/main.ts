@@ -1,5 +1,5 @@
 import * as core from '@actions/core'
-import { copyFileSync, existsSync, rmSync, writeFileSync } from 'node:fs'
+import { existsSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
 import path from 'node:path'
 import { claudeArgs } from './agent/claude-args.js'
 import { decideOutcome, type AgentOutcome, type ContainerOutcome } from './agent/result.js'
@@ -10,15 +10,20 @@ import { ConfigurationError, errorMessage } from './errors.js'
 import { createPatch, type PatchResult } from './git/patch.js'
 import { prepareImage, type PreparedImage } from './image/prepare.js'
 import { actionRoot, getSettings, requireCredentials, requirePrompt } from './inputs.js'
+import { contextFromEnv, resolvePublishMode } from './github/context.js'
+import { publish, type PublishResult } from './github/publish.js'
+import { renderPatchSummary } from './report/comment.js'
 import { formatDeniedHosts } from './report/denied-hosts.js'
 import { renderSummary } from './report/summary.js'
 import { createRunPaths, newRunId, type RunPaths } from './run-paths.js'
 import { parseAllowedDomains } from './sandbox/allow-list.js'
 import { runContainer } from './sandbox/container.js'
+import { checkDaemonSeesDirectory } from './sandbox/daemon-visibility.js'
 import { startGateway, type Gateway } from './sandbox/gateway.js'
 import { startEgressProxy, type EgressProxy } from './sandbox/proxy.js'
 import { clientEnvForRun, dockerRunArgs, type ContainerSpec } from './sandbox/run-args.js'
 import { agentUser, lendWorkspaceTo, requireGitPath, returnWorkspace } from './sandbox/workspace.js'
+import { readPromptFile } from './prompt-file.js'
 import type { Settings } from './settings.js'
 import { restoreHeadAgentConfig, useBaseBranchAgentConfig } from './triggers/base-config.js'
 import type { TriggerDecision } from './triggers/event.js'
@@ -71,6 +76,13 @@ async function runAction(cancel: AbortSignal): Promise<AgentOutcome | undefined>
     return undefined
   }
   core.info(decision.reason)
+  if (settings.task.promptFile) {
+    settings.task.prompt = await readPromptFile(
+      settings.sandbox.workspace,
+      settings.task.promptFile,
+      decision.pullRequest?.baseSha
+    )
+  }
   requirePrompt(settings.task.prompt, decision.untrusted.length > 0)
   settings.task.prompt = buildPrompt(settings.task.prompt, decision)
   requireCredentials(settings)
@@ -120,6 +132,8 @@ async function runAgentAndCollect(
     proxy = await startEgressProxy({
       socketPath: path.join(paths.socketDir, PROXY_SOCKET),
       allowList: parseAllowedDomains(sandbox.allowedDomains),
+      // When an allowed connection ends: its address, bytes, duration and any error.
+      logEnd: entry => networkLines.push(JSON.stringify({ ...entry, event: 'end' })),
       log: entry => {
         networkLines.push(JSON.stringify(entry))
         const verdict = entry.allowed ? 'allowed' : `denied (${entry.reason ?? 'policy'})`
@@ -130,7 +144,12 @@ async function runAgentAndCollect(
   let caBundleName: string | undefined
   if (settings.image.caCertificates) {
     caBundleName = 'ca-bundle.pem'
-    copyFileSync(settings.image.caCertificates, path.join(paths.socketDir, caBundleName))
+    // Only the certificate blocks go into the sandbox's directory, whatever else the file holds.
+    const pem =
+      readFileSync(settings.image.caCertificates, 'utf8').match(
+        /-----BEGIN CERTIFICATE-----[\s\S]+?-----END CERTIFICATE-----/g
+      ) ?? []
+    writeFileSync(path.join(paths.socketDir, caBundleName), pem.join('\n') + '\n', { mode: 0o644 })
   }
 
   const { user, lendWorkspace } = agentUser()
@@ -205,6 +224,11 @@ async function runAgentAndCollect(
       writeFileSync(paths.networkLog, networkLines.join('\n') + (networkLines.length ? '\n' : ''))
   }
 
+  if (container.exitCode === 65 && !transcript.result) {
+    // The entrypoint did not find the gateway's socket: explain why (Docker-in-Docker, usually).
+    // Checked only here, so a normal run does not pay for the probe container.
+    await checkDaemonSeesDirectory(paths.socketDir, image.ref, { runId: paths.runId })
+  }
   const outcome = decideOutcome(
     container,
     transcript.result,
@@ -220,6 +244,14 @@ async function runAgentAndCollect(
       ? `The agent changed ${patch.files.length} file(s) (+${patch.insertions} −${patch.deletions}); patch: ${patch.patchPath}`
       : 'The agent changed nothing.'
   )
+
+  let published: PublishResult | undefined
+  let publishError: unknown
+  try {
+    published = await publishResult(settings, patch, outcome, paths)
+  } catch (error: unknown) {
+    publishError = error
+  }
 
   const denied = proxy?.deniedHosts() ?? []
   await core.summary
@@ -238,14 +270,68 @@ async function runAgentAndCollect(
           built: image.built
         },
         deniedHostsMarkdown: formatDeniedHosts(denied, { omitted: proxy?.deniedHostsOmitted ?? 0 }),
-        gatewayRequests: gateway.entries.length
-      })
+        gatewayRequests: gateway.entries.length,
+        published:
+          published?.message ??
+          (publishError ? `not published: ${errorMessage(publishError)}` : undefined)
+      }) +
+        renderPatchSummary(existsSync(patch.patchPath) ? readFileSync(patch.patchPath, 'utf8') : '')
     )
     .write()
     .catch((error: unknown) =>
       core.warning(`Could not write the job summary: ${errorMessage(error)}`)
     )
+  // A refused publish fails the step, but only now: the patch, transcript and summary are kept.
+  if (publishError) throw publishError
   return outcome
+}
+
+/**
+ * Publishes the result. A comment always goes out (it says how the run ended); a commit or a
+ * pull request only carries the work of a run that succeeded: a timed-out or failed agent's
+ * partial change stays in the patch for a person to look at.
+ */
+async function publishResult(
+  settings: Settings,
+  patch: PatchResult,
+  outcome: AgentOutcome,
+  paths: RunPaths
+): Promise<PublishResult | undefined> {
+  if (settings.publish.mode === 'patch') return undefined
+  const context = contextFromEnv()
+  const mode = resolvePublishMode(settings.publish.mode, context)
+  if (mode === 'patch') return undefined
+  if ((mode === 'commit' || mode === 'pull-request') && outcome.conclusion !== 'success') {
+    core.warning(
+      `Not publishing a ${mode}: the agent did not succeed (${outcome.conclusion}); the partial patch is kept at ${patch.patchPath}`
+    )
+    return undefined
+  }
+  core.startGroup(`Publishing (${mode})`)
+  try {
+    const result = await publish({
+      mode,
+      workspace: settings.sandbox.workspace,
+      patchPath: patch.patchPath,
+      report: { ...outcome, outcomeMessage: outcome.message, executionFile: paths.executionFile },
+      settings: settings.publish,
+      context,
+      log: { info: message => core.info(message), warning: message => core.warning(message) }
+    })
+    for (const warning of result.warnings) core.warning(warning)
+    core.info(result.message)
+    const outputs: Array<[string, string | number | undefined]> = [
+      [Outputs.commentUrl, result.commentUrl],
+      [Outputs.commitSha, result.commitSha],
+      [Outputs.pullRequestUrl, result.pullRequestUrl],
+      [Outputs.pullRequestNumber, result.pullRequestNumber]
+    ]
+    for (const [name, value] of outputs)
+      if (value !== undefined) core.setOutput(name, String(value))
+    return result
+  } finally {
+    core.endGroup()
+  }
 }
 
 function setResultOutputs(outcome: AgentOutcome, patch: PatchResult, paths: RunPaths): void {

@@ -7,8 +7,10 @@ export type NetworkMode = 'restricted' | 'open'
 export type PublishMode = 'auto' | 'comment' | 'commit' | 'pull-request' | 'patch'
 
 export interface TaskSettings {
-  /** The prompt text (from `prompt`, or the contents of `prompt-file`). */
+  /** The prompt text (from `prompt`; main.ts fills it from `prompt-file` once the event is known). */
   prompt: string
+  /** `prompt-file` as given; read by prompt-file.ts (from the commit when inside the repository). */
+  promptFile?: string
   model?: string
   maxTurns?: number
   allowedTools: string[]

@@ -258,7 +258,7 @@ describe('how runs end', () => {
     expect(Date.now() - started).toBeLessThan(150_000)
     expect(['success', 'failure', 'timeout']).toContain(run.outputs.conclusion)
     if (run.outputs.conclusion !== 'success')
-      expect(run.errors[0]).toMatch(/pids|timeout-minutes|limit/)
+      expect(run.errors[0]).toMatch(/pids-limit 128|timeout-minutes/)
     expect(readFileSync(run.outputs['patch-path'] ?? '', 'utf8')).toContain('before-bomb.txt')
     expect(leftoverContainers()).toEqual([])
   })

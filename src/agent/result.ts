@@ -103,13 +103,16 @@ export function decideOutcome(
     }
   }
   if (
-    container.exitCode === 137 ||
+    container.exitCode > 128 ||
     /fork: retry|Resource temporarily unavailable/.test(container.stderrTail)
   ) {
+    // Killed or aborted with no result: most often a limit (a thread or process it could not
+    // start under pids-limit, memory it could not get). Name both so the user knows what to raise.
+    const signal = container.exitCode > 128 ? ` by signal ${container.exitCode - 128}` : ''
+    const tail = container.stderrTail ? `. ${container.stderrTail}` : ''
     return {
       ...base,
-      message:
-        `The agent was killed (exit ${container.exitCode}) without a result; the container's limits (memory ${limits.memory}, pids ${limits.pidsLimit}) may have been reached. ${container.stderrTail}`.trim()
+      message: `Claude Code was stopped${signal} (exit ${container.exitCode}) without a result; the container's limits may have been reached (pids-limit ${limits.pidsLimit}, memory ${limits.memory}). Raise them, or read the transcript's last command${tail}`
     }
   }
   return {

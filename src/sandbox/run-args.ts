@@ -50,6 +50,7 @@ export function containerEnv(spec: ContainerSpec): Record<string, string> {
     DISABLE_TELEMETRY: '1',
     DISABLE_ERROR_REPORTING: '1',
     SANDBOX_DIR: SANDBOX_MOUNT,
+    SANDBOX_REQUIRE_GATEWAY: '1',
     SANDBOX_GATEWAY_PORT: String(GATEWAY_PORT),
     SANDBOX_PROXY_PORT: String(PROXY_PORT)
   })

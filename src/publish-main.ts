@@ -1,0 +1,104 @@
+import { readFile } from 'node:fs/promises'
+import path from 'node:path'
+import * as core from '@actions/core'
+import { ConfigurationError, errorMessage } from './errors.js'
+import { contextFromEnv, resolvePublishMode } from './github/context.js'
+import { publish, type PublishResult, type RunReport } from './github/publish.js'
+import { readPublishSettings, readRunReport } from './github/publish-settings.js'
+import { renderPatchSummary } from './report/comment.js'
+
+/**
+ * The publish-only action (publish/action.yml): publishes a patch made by an earlier run of the
+ * main action, typically in a separate job that holds the write token and never runs the agent.
+ */
+
+const OUTPUTS = {
+  mode: 'published-as',
+  commentUrl: 'comment-url',
+  commitSha: 'commit-sha',
+  pullRequestUrl: 'pull-request-url',
+  pullRequestNumber: 'pull-request-number'
+} as const
+
+export async function runPublish(env: NodeJS.ProcessEnv = process.env): Promise<void> {
+  try {
+    const read = (name: string): string => core.getInput(name)
+    const settings = readPublishSettings(read)
+    const base = env.GITHUB_WORKSPACE || process.cwd()
+    const workspace = path.resolve(base, read('working-directory').trim() || '.')
+    const patch = read('patch').trim()
+    if (patch === '') {
+      throw new ConfigurationError(
+        '`patch` is empty',
+        'Pass the patch made by the run: `patch: ${{ steps.<id>.outputs.patch-path }}`, or the file downloaded from its artifact'
+      )
+    }
+    const patchPath = path.resolve(workspace, patch)
+    const report = await runReport(read('execution-file').trim(), workspace)
+    const artifactName = read('artifact-name').trim()
+    if (artifactName) report.artifactName = artifactName
+    const context = contextFromEnv(env)
+    const mode = resolvePublishMode(settings.mode, context)
+    core.info(`Publishing ${patchPath} as: ${mode}`)
+    const result = await publish({
+      mode,
+      workspace,
+      patchPath,
+      report,
+      settings,
+      context,
+      log: { info: message => core.info(message), warning: message => core.warning(message) }
+    })
+    setOutputs(result)
+    core.info(result.message)
+    await writeSummary(result, patchPath)
+  } catch (error: unknown) {
+    // One ::error:: line, never a stack trace.
+    core.setFailed(errorMessage(error))
+  }
+}
+
+async function runReport(executionFile: string, workspace: string): Promise<RunReport> {
+  if (executionFile === '') return { conclusion: 'success' }
+  const file = path.resolve(workspace, executionFile)
+  try {
+    return await readRunReport(file)
+  } catch (error: unknown) {
+    core.warning(
+      `Cannot read execution-file ${file} (${errorMessage(error)}); publishing without the run's summary`
+    )
+    return { conclusion: 'success' }
+  }
+}
+
+function setOutputs(result: PublishResult): void {
+  core.setOutput(OUTPUTS.mode, result.mode)
+  core.setOutput(OUTPUTS.commentUrl, result.commentUrl ?? '')
+  core.setOutput(OUTPUTS.commitSha, result.commitSha ?? '')
+  core.setOutput(OUTPUTS.pullRequestUrl, result.pullRequestUrl ?? '')
+  core.setOutput(
+    OUTPUTS.pullRequestNumber,
+    result.pullRequestNumber === undefined ? '' : String(result.pullRequestNumber)
+  )
+}
+
+/** A short job summary: where the result went, and the patch itself when it fits. */
+export function renderPublishSummary(result: PublishResult, patch: string): string {
+  const lines = ['## Claude Sandbox: publish', '', result.message, '']
+  if (result.commentUrl) lines.push(`- Comment: ${result.commentUrl}`)
+  if (result.commitSha) lines.push(`- Commit: \`${result.commitSha}\``)
+  if (result.pullRequestUrl) lines.push(`- Pull request: ${result.pullRequestUrl}`)
+  for (const warning of result.warnings) lines.push(`- ⚠️ ${warning.replace(/</g, '&lt;')}`)
+  lines.push('', renderPatchSummary(patch))
+  return lines.join('\n')
+}
+
+async function writeSummary(result: PublishResult, patchPath: string): Promise<void> {
+  if (!process.env.GITHUB_STEP_SUMMARY) return
+  try {
+    const patch = await readFile(patchPath, 'utf8').catch(() => '')
+    await core.summary.addRaw(renderPublishSummary(result, patch)).write()
+  } catch (error: unknown) {
+    core.warning(`Could not write the job summary: ${errorMessage(error)}`)
+  }
+}
