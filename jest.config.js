@@ -18,6 +18,7 @@ export default {
     { ...common, displayName: 'unit', testMatch: ['<rootDir>/__tests__/unit/**/*.test.ts'] },
     { ...common, displayName: 'e2e', testMatch: ['<rootDir>/__tests__/e2e/**/*.test.ts'] }
   ],
+  reporters: ['default', '<rootDir>/__tests__/helpers/plain-summary-reporter.cjs'],
   testTimeout: 600000,
   verbose: false
 }

@@ -81,6 +81,8 @@ async function main(): Promise<void> {
       ...dockerRunArgs(spec)
         .slice(1)
         .filter(a => a !== '--interactive')
+        // No gateway here: only the start is compared, so the entrypoint must not require one.
+        .map(a => (a === 'SANDBOX_REQUIRE_GATEWAY=1' ? 'SANDBOX_REQUIRE_GATEWAY=0' : a))
     ]
     const plainArgs = [
       'run',

@@ -115,7 +115,8 @@ async function main(): Promise<number> {
   const patchPath = /^patch-path<<(\S+)\n([\s\S]*?)\n\1$/m.exec(outputs)?.[2]
   if (patchPath && existsSync(patchPath)) {
     const diff = readFileSync(patchPath, 'utf8')
-    console.log(diff.trim() === '' ? '(no changes)' : diff)
+    // The summary already shows a patch that fits in it.
+    if (!summary.includes('diff --git')) console.log(diff.trim() === '' ? '(no changes)' : diff)
     console.log(`\nPatch: ${patchPath}\nApply it with: git -C ${repo} apply --binary ${patchPath}`)
   }
   return process.exitCode === undefined || process.exitCode === 0 ? 0 : Number(process.exitCode)
