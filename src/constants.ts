@@ -18,6 +18,7 @@ export const IMAGE_USER = { uid: 1000, gid: 1000, home: '/home/agent' }
 
 /** What the CLI inside sees instead of a key; the gateway swaps in the real one. */
 export const PLACEHOLDER_API_KEY = 'sk-ant-sandbox-placeholder-not-a-key'
+export const PLACEHOLDER_OAUTH_TOKEN = 'sk-ant-oat-sandbox-placeholder-not-a-token'
 
 export const State = {
   isPost: 'isPost',

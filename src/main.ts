@@ -168,6 +168,7 @@ async function runAgentAndCollect(
     cpus: sandbox.cpus,
     pidsLimit: sandbox.pidsLimit,
     userEnv: sandbox.env,
+    credentialKind: credentials.apiKey ? 'api-key' : 'oauth',
     caBundleName,
     command: claudeArgs(task, sandbox.network)
   }
@@ -237,6 +238,11 @@ async function runAgentAndCollect(
     transcript.sessionId
   )
   const patch = await createPatch(sandbox.workspace, paths.patchPath)
+  if (patch.embeddedRepositories.length > 0) {
+    core.warning(
+      `Not in the patch: the agent created nested git repositories (${patch.embeddedRepositories.join(', ')}); their files were left out`
+    )
+  }
   setResultOutputs(outcome, patch, paths)
   core.info(`${outcome.conclusion}: ${outcome.message}`)
   core.info(

@@ -166,6 +166,33 @@ describe('the agent in the sandbox', () => {
   })
 })
 
+describe('an OAuth token instead of an API key', () => {
+  it('stays on the host: the CLI gets an OAuth placeholder, the upstream the real bearer token', async () => {
+    const token = 'sk-ant-oat01-SECRET-oauth-token-e2e-0123456789'
+    const { run, api, repo } = await runScenario(
+      // PID 1 (docker's init) holds the container's environment as the action gave it; the CLI
+      // scrubs the token from its tools' own environment.
+      [
+        { tools: [bash('tr "\\0" "\\n" < /proc/1/environ | sort > /workspace/oauth-env.txt')] },
+        { text: 'ok' }
+      ],
+      { inputs: { 'anthropic-api-key': '', 'claude-code-oauth-token': token } }
+    )
+    expect(run.errors).toEqual([])
+    expect(run.outputs.conclusion).toBe('success')
+    const env = readFileSync(path.join(repo, 'oauth-env.txt'), 'utf8')
+    expect(env).toMatch(/^CLAUDE_CODE_OAUTH_TOKEN=sk-ant-oat-sandbox-placeholder/m)
+    expect(env).not.toMatch(/^ANTHROPIC_API_KEY=/m)
+    expect(env).not.toContain(token)
+    expect(api.requests.length).toBeGreaterThanOrEqual(2)
+    for (const request of api.requests) {
+      expect(request.headers.authorization).toBe(`Bearer ${token}`)
+      expect(request.headers['x-api-key']).toBeUndefined()
+      expect(String(request.headers['anthropic-beta'])).toContain('oauth-2025-04-20')
+    }
+  })
+})
+
 describe('how runs end', () => {
   const partialThenSleep = [
     {

@@ -3,6 +3,7 @@ import {
   GATEWAY_PORT,
   PROXY_PORT,
   PLACEHOLDER_API_KEY,
+  PLACEHOLDER_OAUTH_TOKEN,
   RUN_LABEL,
   SANDBOX_MOUNT
 } from '../constants.js'
@@ -29,6 +30,11 @@ export interface ContainerSpec {
   pidsLimit: number
   /** The `env` input, already parsed. */
   userEnv: Record<string, string>
+  /**
+   * Which credential the gateway holds; the CLI inside gets a placeholder of the same kind, so
+   * it behaves as it would with the real one (an OAuth token picks other model defaults).
+   */
+  credentialKind?: 'api-key' | 'oauth'
   /** Name of a CA bundle inside socketDir to trust in the sandbox. */
   caBundleName?: string
   command: string[]
@@ -44,7 +50,6 @@ export function containerEnv(spec: ContainerSpec): Record<string, string> {
     HOME: spec.home,
     CI: 'true',
     ANTHROPIC_BASE_URL: `http://127.0.0.1:${GATEWAY_PORT}`,
-    ANTHROPIC_API_KEY: PLACEHOLDER_API_KEY,
     DISABLE_AUTOUPDATER: '1',
     CLAUDE_CODE_DISABLE_NONESSENTIAL_TRAFFIC: '1',
     DISABLE_TELEMETRY: '1',
@@ -54,6 +59,8 @@ export function containerEnv(spec: ContainerSpec): Record<string, string> {
     SANDBOX_GATEWAY_PORT: String(GATEWAY_PORT),
     SANDBOX_PROXY_PORT: String(PROXY_PORT)
   })
+  if (spec.credentialKind === 'oauth') env.CLAUDE_CODE_OAUTH_TOKEN = PLACEHOLDER_OAUTH_TOKEN
+  else env.ANTHROPIC_API_KEY = PLACEHOLDER_API_KEY
   if (spec.proxy) {
     const proxy = `http://127.0.0.1:${PROXY_PORT}`
     const noProxy = 'localhost,127.0.0.1,::1'
