@@ -10,7 +10,7 @@ import { ConfigurationError, errorMessage } from './errors.js'
 import { createPatch, type PatchResult } from './git/patch.js'
 import { prepareImage, type PreparedImage } from './image/prepare.js'
 import { actionRoot, getSettings, requireCredentials, requirePrompt } from './inputs.js'
-import { contextFromEnv, resolvePublishMode } from './github/context.js'
+import { contextFromEnv, publishesFor, resolvePublishMode } from './github/context.js'
 import { publish, type PublishResult } from './github/publish.js'
 import { renderPatchSummary } from './report/comment.js'
 import { formatDeniedHosts } from './report/denied-hosts.js'
@@ -292,11 +292,7 @@ async function runAgentAndCollect(
   return outcome
 }
 
-/**
- * Publishes the result. A comment always goes out (it says how the run ended); a commit or a
- * pull request only carries the work of a run that succeeded: a timed-out or failed agent's
- * partial change stays in the patch for a person to look at.
- */
+/** Publishes the result, as publishesFor allows for the conclusion. */
 async function publishResult(
   settings: Settings,
   patch: PatchResult,
@@ -307,7 +303,7 @@ async function publishResult(
   const context = contextFromEnv()
   const mode = resolvePublishMode(settings.publish.mode, context)
   if (mode === 'patch') return undefined
-  if ((mode === 'commit' || mode === 'pull-request') && outcome.conclusion !== 'success') {
+  if (!publishesFor(mode, outcome.conclusion)) {
     core.warning(
       `Not publishing a ${mode}: the agent did not succeed (${outcome.conclusion}); the partial patch is kept at ${patch.patchPath}`
     )

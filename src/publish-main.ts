@@ -2,7 +2,7 @@ import { readFile } from 'node:fs/promises'
 import path from 'node:path'
 import * as core from '@actions/core'
 import { ConfigurationError, errorMessage } from './errors.js'
-import { contextFromEnv, resolvePublishMode } from './github/context.js'
+import { contextFromEnv, publishesFor, resolvePublishMode } from './github/context.js'
 import { publish, type PublishResult, type RunReport } from './github/publish.js'
 import { readPublishSettings, readRunReport } from './github/publish-settings.js'
 import { renderPatchSummary } from './report/comment.js'
@@ -39,6 +39,12 @@ export async function runPublish(env: NodeJS.ProcessEnv = process.env): Promise<
     if (artifactName) report.artifactName = artifactName
     const context = contextFromEnv(env)
     const mode = resolvePublishMode(settings.mode, context)
+    if (mode !== 'patch' && !publishesFor(mode, report.conclusion)) {
+      core.warning(
+        `Not publishing a ${mode}: the agent did not succeed (${report.conclusion}); the patch is kept at ${patchPath}`
+      )
+      return
+    }
     core.info(`Publishing ${patchPath} as: ${mode}`)
     const result = await publish({
       mode,

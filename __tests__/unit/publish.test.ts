@@ -778,6 +778,25 @@ describe('publish-only action through dist/publish (runner contract)', () => {
     expectCommitCarriesEverything(result.outputs['commit-sha'] as string, tree)
   })
 
+  it('does not commit the partial work of an agent that did not finish', async () => {
+    const heads = await seed()
+    const pr = fake.addPullRequest(REPO, { headRef: 'feature' })
+    await agentEdits()
+    await makePatch()
+    const unfinished = path.join(root, 'unfinished.jsonl')
+    await writeFile(unfinished, JSON.stringify({ type: 'system', subtype: 'init' }) + '\n')
+    const result = await run(
+      { patch: patchPath, 'execution-file': unfinished, publish: 'commit' },
+      prContext(pr.number)
+    )
+    expect(result.exitCode).toBe(0)
+    expect(result.stdout).toMatch(
+      /::warning::Not publishing a commit: the agent did not succeed \(failure\)/
+    )
+    expect(fake.ref(REPO, 'feature')).toBe(heads.feature)
+    expect(fake.requests.filter(r => r.method !== 'GET')).toEqual([])
+  })
+
   it('fails with exactly one ::error:: line and no stack trace on a refused path', async () => {
     await seed()
     const pr = fake.addPullRequest(REPO, { headRef: 'feature' })

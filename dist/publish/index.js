@@ -41987,6 +41987,16 @@ function resolvePublishMode(mode, context) {
         return mode;
     return pullRequestNumber(context) !== undefined ? 'comment' : 'pull-request';
 }
+/**
+ * A comment goes out whatever the conclusion (it says what happened); a commit or a pull request
+ * carries only the work of an agent that succeeded: a timed-out or failed agent's partial change
+ * stays in the patch for a person to look at.
+ */
+function publishesFor(mode, conclusion) {
+    if (mode === 'patch')
+        return false;
+    return mode === 'comment' || conclusion === 'success';
+}
 
 ;// CONCATENATED MODULE: external "node:child_process"
 const external_node_child_process_namespaceObject = __WEBPACK_EXTERNAL_createRequire(import.meta.url)("node:child_process");
@@ -44253,6 +44263,10 @@ async function runPublish(env = process.env) {
             report.artifactName = artifactName;
         const context = contextFromEnv(env);
         const mode = resolvePublishMode(settings.mode, context);
+        if (mode !== 'patch' && !publishesFor(mode, report.conclusion)) {
+            warning(`Not publishing a ${mode}: the agent did not succeed (${report.conclusion}); the patch is kept at ${patchPath}`);
+            return;
+        }
         info(`Publishing ${patchPath} as: ${mode}`);
         const result = await publish({
             mode,

@@ -99,3 +99,13 @@ export function resolvePublishMode(
   if (mode !== 'auto') return mode
   return pullRequestNumber(context) !== undefined ? 'comment' : 'pull-request'
 }
+
+/**
+ * A comment goes out whatever the conclusion (it says what happened); a commit or a pull request
+ * carries only the work of an agent that succeeded: a timed-out or failed agent's partial change
+ * stays in the patch for a person to look at.
+ */
+export function publishesFor(mode: ResolvedPublishMode, conclusion: string): boolean {
+  if (mode === 'patch') return false
+  return mode === 'comment' || conclusion === 'success'
+}
