@@ -27,3 +27,10 @@ if ! docker info >/dev/null 2>&1; then
   docker info >/dev/null 2>&1 || { echo "dockerd did not start; see /tmp/dockerd.log" >&2; tail -20 /tmp/dockerd.log >&2; exit 1; }
 fi
 echo "docker daemon: $(docker version --format '{{.Server.Version}}')"
+
+# An unprivileged runner user in the docker group, as GitHub-hosted runners have (uid 1001):
+# the e2e suite runs the action as it once, since everything else here runs as root.
+if ! id sandbox-runner >/dev/null 2>&1; then
+  useradd --create-home --uid 1001 --groups docker sandbox-runner 2>/dev/null ||
+    useradd --create-home --groups docker sandbox-runner
+fi

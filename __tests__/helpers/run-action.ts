@@ -1,4 +1,4 @@
-import { spawn } from 'node:child_process'
+import { spawn, spawnSync } from 'node:child_process'
 import { existsSync, mkdirSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs'
 import os from 'node:os'
 import path from 'node:path'
@@ -34,6 +34,8 @@ export interface ActionRunOptions {
   /** Called with the child once it is started (to signal it, say). */
   onStart?: (child: import('node:child_process').ChildProcess) => void
   timeoutMs?: number
+  /** Run the action as this user (the test runs as root): a non-root runner, like GitHub's. */
+  user?: { uid: number; gid: number; home: string }
 }
 
 /** Parses GITHUB_OUTPUT / GITHUB_STATE files (`name<<delimiter` heredocs or name=value lines). */
@@ -98,10 +100,15 @@ export function runAction(options: ActionRunOptions): Promise<ActionRun> {
   for (const file of [env.GITHUB_OUTPUT, env.GITHUB_STATE, env.GITHUB_STEP_SUMMARY]) {
     if (file && (options.state === undefined || !existsSync(file))) writeFileSync(file, '')
   }
+  // A runner's files belong to the runner's user.
+  if (options.user) {
+    spawnSync('chown', ['-R', `${options.user.uid}:${options.user.gid}`, runnerTemp])
+  }
   return new Promise((resolve, reject) => {
     const child = spawn(process.execPath, [options.entry ?? DIST_INDEX], {
-      env,
-      cwd: options.workspace
+      env: options.user ? { ...env, HOME: options.user.home } : env,
+      cwd: options.workspace,
+      ...(options.user ? { uid: options.user.uid, gid: options.user.gid } : {})
     })
     let stdout = ''
     let stderr = ''

@@ -1,0 +1,243 @@
+import { describe, it, expect, beforeAll, afterAll } from '@jest/globals'
+import {
+  existsSync,
+  mkdirSync,
+  mkdtempSync,
+  readFileSync,
+  rmSync,
+  statSync,
+  writeFileSync
+} from 'node:fs'
+import os from 'node:os'
+import path from 'node:path'
+import {
+  buildxArgs,
+  classicBuildArgs,
+  explainBuildFailure,
+  prepareBundledContext,
+  type BuildRequest
+} from '../../src/image/build.js'
+import { baseImageRefs, effectiveBuildArgs } from '../../src/image/prepare.js'
+import { ConfigurationError } from '../../src/errors.js'
+import type { ImageSettings } from '../../src/settings.js'
+
+function request(extra: Partial<BuildRequest> = {}): BuildRequest {
+  return {
+    dockerfile: '/ctx/Dockerfile.agent',
+    context: '/ctx',
+    tag: 'claude-sandbox-agent:abc',
+    buildArgs: { BASE_IMAGE: 'debian:12.12-slim', CLAUDE_CODE_VERSION: '2.1.330', X: 'a=b c' },
+    iidFile: '/run/image.iid',
+    ...extra
+  }
+}
+
+describe('buildxArgs', () => {
+  it('loads the image, writes the id file and passes each build arg in order, context last', () => {
+    expect(buildxArgs(request())).toEqual([
+      'buildx',
+      'build',
+      '--load',
+      '--progress=plain',
+      '--iidfile',
+      '/run/image.iid',
+      '--file',
+      '/ctx/Dockerfile.agent',
+      '--tag',
+      'claude-sandbox-agent:abc',
+      '--build-arg',
+      'BASE_IMAGE=debian:12.12-slim',
+      '--build-arg',
+      'CLAUDE_CODE_VERSION=2.1.330',
+      '--build-arg',
+      'X=a=b c',
+      '/ctx'
+    ])
+  })
+
+  it('hands the CA bundle over as a build secret only when one is given', () => {
+    expect(buildxArgs(request())).not.toContain('--secret')
+    const args = buildxArgs(request({ caSecretFile: '/run/ca.pem' }))
+    const at = args.indexOf('--secret')
+    expect(args[at + 1]).toBe('id=ca-certificates,src=/run/ca.pem')
+    expect(args.at(-1)).toBe('/ctx')
+  })
+})
+
+describe('classicBuildArgs', () => {
+  it('keeps --iidfile and has neither --load nor a secret', () => {
+    const args = classicBuildArgs(request({ caSecretFile: '/run/ca.pem' }))
+    expect(args).toEqual([
+      'build',
+      '--iidfile',
+      '/run/image.iid',
+      '--file',
+      '/ctx/Dockerfile.agent',
+      '--tag',
+      'claude-sandbox-agent:abc',
+      '--build-arg',
+      'BASE_IMAGE=debian:12.12-slim',
+      '--build-arg',
+      'CLAUDE_CODE_VERSION=2.1.330',
+      '--build-arg',
+      'X=a=b c',
+      '/ctx'
+    ])
+    expect(args.join(' ')).not.toMatch(/--load|--secret|ca\.pem/)
+  })
+})
+
+describe('explainBuildFailure', () => {
+  const args = { CLAUDE_CODE_VERSION: '9.9.9' }
+
+  it('names a claude-code version npm does not have, and how to list the real ones', () => {
+    const outputs = [
+      'npm error code ETARGET\nnpm error notarget No matching version found for @anthropic-ai/claude-code@9.9.9.',
+      'npm ERR! code ETARGET'
+    ]
+    for (const output of outputs) {
+      const error = explainBuildFailure(output, args)
+      expect(error).toBeInstanceOf(ConfigurationError)
+      expect(error.message).toBe('claude-code-version 9.9.9 does not exist in the npm registry')
+      expect((error as ConfigurationError).remedy).toContain(
+        'npm view @anthropic-ai/claude-code versions'
+      )
+    }
+  })
+
+  it('points a TLS-inspecting proxy at the ca-certificates input', () => {
+    const error = explainBuildFailure(
+      'npm error code SELF_SIGNED_CERT_IN_CHAIN\nnpm error self-signed certificate in certificate chain',
+      args
+    )
+    expect(error).toBeInstanceOf(ConfigurationError)
+    expect((error as ConfigurationError).remedy).toContain('`ca-certificates`')
+  })
+
+  it('points a base image that cannot be pulled at BASE_IMAGE / BUILDER_IMAGE', () => {
+    const outputs = [
+      'Step 1/20 : FROM nosuch/debian:1\npull access denied for nosuch/debian, repository does not exist',
+      '#3 ERROR: failed to solve: debian:99: failed to resolve source metadata for docker.io/library/debian:99: not found'
+    ]
+    for (const output of outputs) {
+      const error = explainBuildFailure(output, args)
+      expect(error).toBeInstanceOf(ConfigurationError)
+      expect(error.message).toContain('could not get a base image')
+      // The cause is the output's last line.
+      expect(error.message).toContain(output.split('\n').at(-1) ?? '')
+      expect((error as ConfigurationError).remedy).toContain('BASE_IMAGE / BUILDER_IMAGE')
+    }
+  })
+
+  it('reports anything else as a plain error with the last three lines', () => {
+    const error = explainBuildFailure(
+      'Step 5/20 : RUN make\n one\n\ntwo  \nthree\nmake: *** [all] Error 2\n',
+      args
+    )
+    expect(error).not.toBeInstanceOf(ConfigurationError)
+    expect(error.message).toBe('docker build failed with: two | three | make: *** [all] Error 2')
+  })
+})
+
+describe('prepareBundledContext', () => {
+  let root: string
+  let dockerDir: string
+  let runDir: string
+
+  beforeAll(() => {
+    root = mkdtempSync(path.join(os.tmpdir(), 'unit-build-args-'))
+    dockerDir = path.join(root, 'docker')
+    runDir = path.join(root, 'run')
+    mkdirSync(dockerDir)
+    mkdirSync(runDir)
+    writeFileSync(path.join(dockerDir, 'Dockerfile.agent'), 'FROM scratch\n')
+    writeFileSync(path.join(dockerDir, 'agent-entrypoint.sh'), '#!/bin/sh\nexec "$@"\n', {
+      mode: 0o644
+    })
+    writeFileSync(path.join(dockerDir, 'unrelated.txt'), 'not part of the context')
+  })
+
+  afterAll(() => rmSync(root, { recursive: true, force: true }))
+
+  it('copies the Dockerfile and an executable entrypoint, with an empty CA file', () => {
+    const context = prepareBundledContext(dockerDir, runDir)
+    expect(path.dirname(context)).toBe(runDir)
+    expect(readFileSync(path.join(context, 'Dockerfile.agent'), 'utf8')).toBe('FROM scratch\n')
+    const entrypoint = path.join(context, 'agent-entrypoint.sh')
+    expect(readFileSync(entrypoint, 'utf8')).toBe('#!/bin/sh\nexec "$@"\n')
+    expect(statSync(entrypoint).mode & 0o777).toBe(0o755)
+    expect(readFileSync(path.join(context, 'sandbox-ca.pem'))).toHaveLength(0)
+    expect(existsSync(path.join(context, 'unrelated.txt'))).toBe(false)
+  })
+
+  it("writes the CA bundle's bytes as sandbox-ca.pem when one is given", () => {
+    const ca = Buffer.from(
+      '-----BEGIN CERTIFICATE-----\nMIIB\xff\n-----END CERTIFICATE-----\n',
+      'latin1'
+    )
+    const caFile = path.join(root, 'ca.pem')
+    writeFileSync(caFile, ca)
+    const context = prepareBundledContext(dockerDir, runDir, caFile)
+    expect(readFileSync(path.join(context, 'sandbox-ca.pem')).equals(ca)).toBe(true)
+  })
+})
+
+describe('baseImageRefs', () => {
+  const dockerfile = [
+    'ARG BASE_IMAGE=debian:12.12-slim',
+    'ARG BUILDER_IMAGE="node:22.20.0-bookworm-slim"',
+    'FROM ${BUILDER_IMAGE} AS builder',
+    'RUN echo FROM not-an-image',
+    'from --platform=$BUILDPLATFORM $BASE_IMAGE as runtime',
+    'FROM registry.example/tools:1.0'
+  ].join('\n')
+
+  it('resolves FROM variables from ARG defaults, skipping flags and stage names', () => {
+    expect(baseImageRefs(dockerfile, {})).toEqual([
+      'node:22.20.0-bookworm-slim',
+      'debian:12.12-slim',
+      'registry.example/tools:1.0'
+    ])
+  })
+
+  it('prefers build args over ARG defaults', () => {
+    expect(baseImageRefs(dockerfile, { BASE_IMAGE: 'mirror.example/debian:12' })).toEqual([
+      'node:22.20.0-bookworm-slim',
+      'mirror.example/debian:12',
+      'registry.example/tools:1.0'
+    ])
+  })
+})
+
+describe('effectiveBuildArgs', () => {
+  function image(extra: Partial<ImageSettings> = {}): ImageSettings {
+    return {
+      dockerfile: '/action/docker/Dockerfile.agent',
+      bundledDockerfile: true,
+      buildArgs: {},
+      extraPackages: [],
+      cache: true,
+      ...extra
+    }
+  }
+
+  it('always sets CLAUDE_CODE_VERSION from its argument, over a user build arg', () => {
+    expect(
+      effectiveBuildArgs(image({ buildArgs: { CLAUDE_CODE_VERSION: '1.0.0' } }), '2.1.5')
+    ).toEqual({ CLAUDE_CODE_VERSION: '2.1.5' })
+  })
+
+  it('joins extra packages with spaces only when some are given and keeps user args', () => {
+    expect(
+      effectiveBuildArgs(
+        image({ buildArgs: { BASE_IMAGE: 'debian:12' }, extraPackages: ['make', 'gcc'] }),
+        '2.1.330'
+      )
+    ).toEqual({
+      BASE_IMAGE: 'debian:12',
+      CLAUDE_CODE_VERSION: '2.1.330',
+      EXTRA_PACKAGES: 'make gcc'
+    })
+    expect(effectiveBuildArgs(image(), '2.1.330')).not.toHaveProperty('EXTRA_PACKAGES')
+  })
+})
