@@ -1,4 +1,4 @@
-import { existsSync, lstatSync, readFileSync, statSync } from 'node:fs'
+import { existsSync, readFileSync, realpathSync, statSync } from 'node:fs'
 import path from 'node:path'
 import { fileURLToPath } from 'node:url'
 import shellQuote from 'shell-quote'
@@ -31,7 +31,14 @@ const RESERVED_ENV = new Set([
   'no_proxy',
   'all_proxy',
   'HOME',
-  'SANDBOX_DIR'
+  'SANDBOX_DIR',
+  // Also given to the docker client that starts the container (see clientEnvForRun).
+  'PATH',
+  'DOCKER_HOST',
+  'DOCKER_CONTEXT',
+  'DOCKER_CONFIG',
+  'DOCKER_CERT_PATH',
+  'DOCKER_TLS_VERIFY'
 ])
 
 /** The folder that holds action.yml (dist/ sits beside docker/ in the published action). */
@@ -202,7 +209,12 @@ function readCaCertificates(read: InputReader, workspace: string): string | unde
   const value = read('ca-certificates').trim()
   if (value === '') return undefined
   const file = resolveFrom(workspace, value)
-  if (isInside(workspace, file) && existsSync(file) && lstatSync(file).isSymbolicLink()) {
+  // Through a link (the file's or a parent directory's) a checkout could name any file.
+  if (
+    isInside(workspace, file) &&
+    existsSync(file) &&
+    realpathSync(file) !== path.join(realpathSync(workspace), path.relative(workspace, file))
+  ) {
     throw new ConfigurationError(
       `Input \`ca-certificates\` names ${file}, a symbolic link inside the repository`,
       'Give the bundle itself: a link in the checkout could point at any file of the runner'

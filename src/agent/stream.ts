@@ -34,7 +34,7 @@ export function describeMessage(message: SDKMessage): string[] {
     )
   } else if (message.type === 'system' && message.subtype === 'api_retry') {
     lines.push(
-      `⏳ API error ${message.error_status ?? ''}: retry ${message.attempt}/${message.max_retries} in ${Math.round(message.retry_delay_ms / 1000)} s`
+      `⏳ API error ${message.error_status ?? '(no response)'}: retry ${message.attempt}/${message.max_retries} in ${Math.round(message.retry_delay_ms / 1000)} s`
     )
   } else if (message.type === 'result') {
     lines.push(
@@ -70,6 +70,27 @@ function oneLine(text: string, max: number): string {
   return flat.length > max ? `${flat.slice(0, max)}…` : flat
 }
 
+function isMessage(value: unknown): value is SDKMessage {
+  return (
+    typeof value === 'object' &&
+    value !== null &&
+    typeof (value as { type?: unknown }).type === 'string'
+  )
+}
+
+/** A result the outcome can be read from (the fields decideOutcome and the summary use). */
+function isResult(message: SDKMessage): message is SDKResultMessage {
+  const r = message as Partial<SDKResultMessage>
+  return (
+    typeof r.subtype === 'string' &&
+    typeof r.num_turns === 'number' &&
+    typeof r.duration_ms === 'number' &&
+    typeof r.total_cost_usd === 'number' &&
+    typeof r.usage === 'object' &&
+    r.usage !== null
+  )
+}
+
 /**
  * Reads the CLI's stream-json output: every line goes to the transcript file as it arrives (so a
  * killed run keeps everything up to the kill), readable lines go to the live log, and the last
@@ -101,17 +122,31 @@ export class TranscriptReader {
     const line = raw.trim()
     if (line === '') return
     this.file.write(`${line}\n`)
-    let message: SDKMessage
+    let parsed: unknown
     try {
-      message = JSON.parse(line) as SDKMessage
+      parsed = JSON.parse(line)
     } catch {
       this.log(`(not JSON) ${oneLine(line, 300)}`)
       return
     }
+    // Anything in the container can write to the CLI's stdout (same uid): a line that is not a
+    // well-formed message must not crash the host step, only be logged.
+    if (!isMessage(parsed)) {
+      this.log(`(not a message) ${oneLine(line, 300)}`)
+      return
+    }
+    try {
+      this.take(parsed)
+    } catch {
+      this.log(`(unreadable message) ${oneLine(line, 300)}`)
+    }
+  }
+
+  private take(message: SDKMessage): void {
     this.messageCount++
     if ('session_id' in message && typeof message.session_id === 'string')
       this.sessionId = message.session_id
-    if (message.type === 'result') this.result = message
+    if (message.type === 'result' && isResult(message)) this.result = message
     if (message.type === 'assistant') {
       const text = message.message.content
         .filter(block => block.type === 'text')

@@ -106,13 +106,18 @@ const ZWSP = '\u200b'
 
 /**
  * Untrusted markdown made inert where it matters: no HTML (so no comments, no markers, no
- * closing of our <details>), no @mentions or team mentions. A zero-width space is invisible in
+ * closing of our <details>), no images (fetched on view), no @mentions or team mentions. A zero-width space is invisible in
  * rendered text and in code blocks alike, unlike entities, which code blocks show verbatim.
  */
 export function neutralizeMarkdown(text: string): string {
-  return text
-    .replace(/</g, `<${ZWSP}`)
-    .replace(/(^|[^A-Za-z0-9_`])@(?=[A-Za-z0-9_-])/g, `$1@${ZWSP}`)
+  return (
+    text
+      .replace(/</g, `<${ZWSP}`)
+      // An image is fetched when the page is viewed: its URL could carry the repository's text
+      // out past the sandbox's network policy. A link needs a click, so a zero-width space goes after the `!`.
+      .replace(/!\[/g, `!${ZWSP}[`)
+      .replace(/(^|[^A-Za-z0-9_`])@(?=[A-Za-z0-9_-])/g, `$1@${ZWSP}`)
+  )
 }
 
 /** Text for inside an HTML element on one line: every character shown as itself, inert. */

@@ -1,4 +1,5 @@
 import type { AgentOutcome } from '../agent/result.js'
+import { escapeInline, neutralizeMarkdown } from './comment.js'
 
 /** What the job summary shows; every field optional except the outcome. */
 export interface SummaryData {
@@ -32,12 +33,10 @@ function escapeCell(text: string): string {
   return text.replace(/\|/g, '\\|').replace(/\n/g, ' ')
 }
 
-/** Quotes untrusted agent text so it cannot open HTML or mention people in the summary. */
+/** Quotes untrusted agent text so it cannot open HTML, show images or mention people. */
 export function quoteUntrusted(text: string, max = 4000): string {
   const cut = text.length > max ? `${text.slice(0, max)}…` : text
-  return cut
-    .replace(/</g, '&lt;')
-    .replace(/@(?=[A-Za-z0-9-])/g, '@\u200b')
+  return neutralizeMarkdown(cut)
     .split('\n')
     .map(line => `> ${line}`)
     .join('\n')
@@ -47,7 +46,13 @@ export function quoteUntrusted(text: string, max = 4000): string {
 export function renderSummary(data: SummaryData): string {
   const o = data.outcome
   const lines: string[] = []
-  lines.push(`## ${ICON[o.conclusion] ?? ''} Claude Sandbox: ${o.conclusion}`, '', o.message, '')
+  // The message can carry the CLI's errors or the container's stderr: untrusted text.
+  lines.push(
+    `## ${ICON[o.conclusion] ?? ''} Claude Sandbox: ${o.conclusion}`,
+    '',
+    neutralizeMarkdown(o.message),
+    ''
+  )
   lines.push('| | |', '|---|---|')
   if (o.numTurns !== undefined) lines.push(`| Turns | ${o.numTurns} |`)
   if (o.durationMs !== undefined) lines.push(`| Duration | ${(o.durationMs / 1000).toFixed(1)} s |`)
@@ -74,7 +79,7 @@ export function renderSummary(data: SummaryData): string {
     )
     for (const f of data.files.slice(0, 300)) {
       lines.push(
-        `| \`${escapeCell(f.path)}\` | ${f.status}${f.binary ? ' (binary)' : ''} | ${f.insertions} | ${f.deletions} |`
+        `| ${escapeInline(f.path)} | ${f.status}${f.binary ? ' (binary)' : ''} | ${f.insertions} | ${f.deletions} |`
       )
     }
     if (data.files.length > 300) lines.push(`| … ${data.files.length - 300} more | | | |`)

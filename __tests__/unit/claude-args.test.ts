@@ -1,0 +1,98 @@
+import { describe, it, expect } from '@jest/globals'
+import { claudeArgs, sandboxNotes } from '../../src/agent/claude-args.js'
+import type { TaskSettings } from '../../src/settings.js'
+
+const PROMPT = 'UNIQUE-PROMPT-TEXT: fix the flaky test in src/a.ts'
+
+function task(extra: Partial<TaskSettings> = {}): TaskSettings {
+  return {
+    prompt: PROMPT,
+    allowedTools: [],
+    disallowedTools: [],
+    claudeArgs: [],
+    claudeCodeVersion: '2.1.330',
+    timeoutMs: 60_000,
+    ...extra
+  }
+}
+
+const PREFIX = [
+  'claude',
+  '-p',
+  '--output-format',
+  'stream-json',
+  '--verbose',
+  '--dangerously-skip-permissions'
+]
+
+function valueAfter(args: string[], flag: string): string | undefined {
+  const at = args.indexOf(flag)
+  return at === -1 ? undefined : args[at + 1]
+}
+
+describe('claudeArgs', () => {
+  it('is the fixed prefix and the system prompt notes when nothing else is set', () => {
+    expect(claudeArgs(task(), 'restricted')).toEqual([
+      ...PREFIX,
+      '--append-system-prompt',
+      sandboxNotes('restricted')
+    ])
+  })
+
+  it('adds --model and --max-turns only when set', () => {
+    const args = claudeArgs(task({ model: 'claude-sonnet-4-5', maxTurns: 12 }), 'open')
+    expect(args.slice(0, PREFIX.length)).toEqual(PREFIX)
+    expect(valueAfter(args, '--model')).toBe('claude-sonnet-4-5')
+    expect(valueAfter(args, '--max-turns')).toBe('12')
+    const plain = claudeArgs(task(), 'open')
+    expect(plain).not.toContain('--model')
+    expect(plain).not.toContain('--max-turns')
+  })
+
+  it("tells the agent about the sandbox first, then appends the user's system prompt", () => {
+    const system =
+      valueAfter(
+        claudeArgs(task({ appendSystemPrompt: 'Always run npm test.' }), 'restricted'),
+        '--append-system-prompt'
+      ) ?? ''
+    expect(system).toMatch(/\.git directory is read-only/)
+    expect(system).toMatch(/collected from the working tree/)
+    expect(system).toMatch(/HTTP\(S\) proxy/)
+    expect(system.endsWith('\n\nAlways run npm test.')).toBe(true)
+    expect(system.startsWith(sandboxNotes('restricted'))).toBe(true)
+  })
+
+  it('describes the network the run actually has', () => {
+    expect(sandboxNotes('open')).toContain('The network is open.')
+    expect(sandboxNotes('open')).not.toContain('proxy')
+  })
+
+  it('gives each tool rule its own word, spaces included', () => {
+    const args = claudeArgs(
+      task({ allowedTools: ['Read', 'Bash(git diff:*)'], disallowedTools: ['WebFetch'] }),
+      'restricted'
+    )
+    const allowed = args.indexOf('--allowedTools')
+    expect(args.slice(allowed, allowed + 3)).toEqual(['--allowedTools', 'Read', 'Bash(git diff:*)'])
+    const disallowed = args.indexOf('--disallowedTools')
+    expect(args.slice(disallowed, disallowed + 2)).toEqual(['--disallowedTools', 'WebFetch'])
+    expect(claudeArgs(task(), 'restricted')).not.toContain('--allowedTools')
+    expect(claudeArgs(task(), 'restricted')).not.toContain('--disallowedTools')
+  })
+
+  it('appends claude-args last', () => {
+    const args = claudeArgs(
+      task({ allowedTools: ['Read'], model: 'm', claudeArgs: ['--add-dir', '/tmp/x'] }),
+      'restricted'
+    )
+    expect(args.slice(-2)).toEqual(['--add-dir', '/tmp/x'])
+  })
+
+  it('never puts the prompt in the arguments', () => {
+    const args = claudeArgs(
+      task({ model: 'm', maxTurns: 3, appendSystemPrompt: 'extra', allowedTools: ['Read'] }),
+      'restricted'
+    )
+    expect(args.some(arg => arg.includes('UNIQUE-PROMPT-TEXT'))).toBe(false)
+  })
+})

