@@ -20,6 +20,7 @@ import { parseAllowedDomains } from './sandbox/allow-list.js'
 import { runContainer } from './sandbox/container.js'
 import { checkDaemonSeesDirectory } from './sandbox/daemon-visibility.js'
 import { startGateway, type Gateway } from './sandbox/gateway.js'
+import { upstreamProxyFor } from './sandbox/upstream-proxy.js'
 import { startEgressProxy, type EgressProxy } from './sandbox/proxy.js'
 import { clientEnvForRun, dockerRunArgs, type ContainerSpec } from './sandbox/run-args.js'
 import { agentUser, lendWorkspaceTo, requireGitPath, returnWorkspace } from './sandbox/workspace.js'
@@ -120,9 +121,19 @@ async function runAgentAndCollect(
 ): Promise<AgentOutcome> {
   const { sandbox, task, credentials } = settings
   const gatewayLines: string[] = []
+  // Self-hosted runners may reach the API only through a proxy, and a TLS-inspecting one's CA.
+  const upstreamProxy = upstreamProxyFor(credentials.baseUrl)
+  if (upstreamProxy)
+    core.info(
+      `The gateway reaches ${credentials.baseUrl} through the proxy ${new URL(upstreamProxy).host}`
+    )
   const gateway: Gateway = await startGateway({
     socketPath: path.join(paths.socketDir, GATEWAY_SOCKET),
     upstream: credentials.baseUrl,
+    upstreamProxy,
+    upstreamCa: settings.image.caCertificates
+      ? pemBlocks(settings.image.caCertificates)
+      : undefined,
     credentials: { apiKey: credentials.apiKey, oauthToken: credentials.oauthToken },
     log: entry => gatewayLines.push(JSON.stringify(entry))
   })
@@ -145,11 +156,13 @@ async function runAgentAndCollect(
   if (settings.image.caCertificates) {
     caBundleName = 'ca-bundle.pem'
     // Only the certificate blocks go into the sandbox's directory, whatever else the file holds.
-    const pem =
-      readFileSync(settings.image.caCertificates, 'utf8').match(
-        /-----BEGIN CERTIFICATE-----[\s\S]+?-----END CERTIFICATE-----/g
-      ) ?? []
-    writeFileSync(path.join(paths.socketDir, caBundleName), pem.join('\n') + '\n', { mode: 0o644 })
+    writeFileSync(
+      path.join(paths.socketDir, caBundleName),
+      pemBlocks(settings.image.caCertificates) + '\n',
+      {
+        mode: 0o644
+      }
+    )
   }
 
   const { user, lendWorkspace } = agentUser()
@@ -356,4 +369,13 @@ function setResultOutputs(outcome: AgentOutcome, patch: PatchResult, paths: RunP
   for (const [name, value] of Object.entries(outputs)) {
     if (value !== undefined) core.setOutput(name, String(value))
   }
+}
+
+/** Only the certificate blocks of a PEM file, whatever else it holds (a key, say). */
+function pemBlocks(file: string): string {
+  const blocks =
+    readFileSync(file, 'utf8').match(
+      /-----BEGIN CERTIFICATE-----[\s\S]+?-----END CERTIFICATE-----/g
+    ) ?? []
+  return blocks.join('\n\n')
 }

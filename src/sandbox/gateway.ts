@@ -33,7 +33,9 @@ import {
 } from 'node:http'
 import { Agent as HttpsAgent, request as httpsRequest } from 'node:https'
 import type { Socket } from 'node:net'
+import { rootCertificates } from 'node:tls'
 import { errorMessage } from '../errors.js'
+import { TunnelingAgent } from './upstream-proxy.js'
 
 export interface GatewayCredentials {
   /** Sent as `x-api-key`. */
@@ -50,6 +52,10 @@ export interface GatewayOptions {
   credentials: GatewayCredentials
   /** Called once per request, when its response has ended (or failed). */
   log?: (entry: GatewayLogEntry) => void
+  /** An HTTP proxy to reach an https upstream through (the runner's HTTPS_PROXY). */
+  upstreamProxy?: string
+  /** Extra PEM certificates to trust for the upstream (a TLS-inspecting proxy's CA). */
+  upstreamCa?: string
 }
 
 export interface GatewayLogEntry {
@@ -116,9 +122,12 @@ export async function startGateway(options: GatewayOptions): Promise<Gateway> {
   const entries: GatewayLogEntry[] = []
   const sockets = new Set<Socket>()
   const upstreamRequests = new Set<ClientRequest>()
-  const agent = upstream.secure
-    ? new HttpsAgent({ keepAlive: true })
-    : new HttpAgent({ keepAlive: true })
+  const tlsOptions = options.upstreamCa ? { ca: [...rootCertificates, options.upstreamCa] } : {}
+  const agent = !upstream.secure
+    ? new HttpAgent({ keepAlive: true })
+    : options.upstreamProxy
+      ? new TunnelingAgent(options.upstreamProxy, { keepAlive: true, ...tlsOptions })
+      : new HttpsAgent({ keepAlive: true, ...tlsOptions })
 
   const record = (entry: GatewayLogEntry): void => {
     entries.push(entry)
