@@ -3,7 +3,8 @@ import path from 'node:path'
 import { fileURLToPath } from 'node:url'
 import shellQuote from 'shell-quote'
 import { ConfigurationError } from './errors.js'
-import type { NetworkMode, PublishMode, Settings } from './settings.js'
+import type { NetworkMode, PublishMode, PublishSettings, Settings } from './settings.js'
+import { DEFAULT_PROTECTED_PATHS } from './git/path-policy.js'
 import { DEFAULT_CLAUDE_CODE_VERSION } from './constants.js'
 import { parseAllowedDomains } from './sandbox/allow-list.js'
 
@@ -183,6 +184,11 @@ export function splitClaudeArgs(value: string): string[] {
   return words
 }
 
+/** The certificate blocks of a PEM text, whatever else it holds (a private key, say). */
+export function certificateBlocks(text: string): string[] {
+  return text.match(/-----BEGIN CERTIFICATE-----[\s\S]+?-----END CERTIFICATE-----/g) ?? []
+}
+
 /** Whether `file` is `dir` or below it (lexically). */
 export function isInside(dir: string, file: string): boolean {
   const relative = path.relative(dir, file)
@@ -227,7 +233,7 @@ function readCaCertificates(read: InputReader, workspace: string): string | unde
     )
   }
   const text = readFileSync(file, 'utf8')
-  if (!/-----BEGIN CERTIFICATE-----[\s\S]+?-----END CERTIFICATE-----/.test(text)) {
+  if (certificateBlocks(text).length === 0) {
     throw new ConfigurationError(
       `Input \`ca-certificates\` names ${file}, which is not a PEM file (no -----BEGIN CERTIFICATE----- block)`,
       'Give a PEM bundle; convert a DER file with `openssl x509 -inform der -in cert.cer -out cert.pem`'
@@ -317,21 +323,7 @@ export function getSettings(read: InputReader, env: NodeJS.ProcessEnv = process.
       caCertificates: readCaCertificates(read, workspace),
       cache: parseBoolean(read('cache'), 'cache', true)
     },
-    publish: {
-      mode: oneOf(read('publish'), PUBLISH_MODES, 'publish', 'auto'),
-      githubToken: read('github-token').trim() || undefined,
-      branch: read('branch').trim() || undefined,
-      baseBranch: read('base-branch').trim() || undefined,
-      commitMessage: read('commit-message').trim() || undefined,
-      prTitle: read('pr-title').trim() || undefined,
-      prBody: read('pr-body').trim() || undefined,
-      prLabels: splitList(read('pr-labels')),
-      prDraft: parseBoolean(read('pr-draft'), 'pr-draft', false),
-      protectedPaths: (() => {
-        const raw = read('protected-paths')
-        return raw.trim() === '' ? ['.github/workflows/**'] : splitList(raw)
-      })()
-    },
+    publish: getPublishSettings(read),
     trigger: {
       triggerPhrase: read('trigger-phrase').trim() || '@claude',
       labelTrigger: read('label-trigger').trim() || undefined
@@ -352,6 +344,24 @@ export function requirePrompt(prompt: string, eventBringsText: boolean): void {
 function validAllowedDomains(text: string): string {
   parseAllowedDomains(text)
   return text
+}
+
+/** The publishing inputs, shared by action.yml and publish/action.yml (src/publish-main.ts). */
+export function getPublishSettings(read: InputReader): PublishSettings {
+  const protectedPaths = read('protected-paths')
+  return {
+    mode: oneOf(read('publish'), PUBLISH_MODES, 'publish', 'auto'),
+    githubToken: read('github-token').trim() || undefined,
+    branch: read('branch').trim() || undefined,
+    baseBranch: read('base-branch').trim() || undefined,
+    commitMessage: read('commit-message').trim() || undefined,
+    prTitle: read('pr-title').trim() || undefined,
+    prBody: read('pr-body').trim() || undefined,
+    prLabels: splitList(read('pr-labels')),
+    prDraft: parseBoolean(read('pr-draft'), 'pr-draft', false),
+    protectedPaths:
+      protectedPaths.trim() === '' ? [...DEFAULT_PROTECTED_PATHS] : splitList(protectedPaths)
+  }
 }
 
 /** Credentials are checked apart from the rest: a run that decides not to act needs none. */

@@ -4,12 +4,18 @@ import path from 'node:path'
 import { claudeArgs } from './agent/claude-args.js'
 import { decideOutcome, type AgentOutcome, type ContainerOutcome } from './agent/result.js'
 import { TranscriptReader } from './agent/stream.js'
-import { GATEWAY_SOCKET, Outputs, PROXY_SOCKET, State } from './constants.js'
+import { GATEWAY_SOCKET, IMAGE_USER, Outputs, PROXY_SOCKET, State } from './constants.js'
 import { requireDockerDaemon } from './docker.js'
 import { ConfigurationError, errorMessage } from './errors.js'
 import { createPatch, type PatchResult } from './git/patch.js'
 import { prepareImage, type PreparedImage } from './image/prepare.js'
-import { actionRoot, getSettings, requireCredentials, requirePrompt } from './inputs.js'
+import {
+  actionRoot,
+  certificateBlocks,
+  getSettings,
+  requireCredentials,
+  requirePrompt
+} from './inputs.js'
 import { contextFromEnv, publishesFor, resolvePublishMode } from './github/context.js'
 import { publish, type PublishResult } from './github/publish.js'
 import { renderPatchSummary } from './report/comment.js'
@@ -30,7 +36,6 @@ import { restoreHeadAgentConfig, useBaseBranchAgentConfig } from './triggers/bas
 import type { TriggerDecision } from './triggers/event.js'
 import { decideRun } from './triggers/gate.js'
 import { buildPrompt } from './triggers/prompt.js'
-import { IMAGE_USER } from './constants.js'
 
 const buildLog = {
   info: (message: string) => core.info(message),
@@ -121,6 +126,10 @@ async function runAgentAndCollect(
 ): Promise<AgentOutcome> {
   const { sandbox, task, credentials } = settings
   const gatewayLines: string[] = []
+  // Only the certificate blocks of `ca-certificates`, whatever else the file holds.
+  const caPem = settings.image.caCertificates
+    ? certificateBlocks(readFileSync(settings.image.caCertificates, 'utf8')).join('\n')
+    : undefined
   // Self-hosted runners may reach the API only through a proxy, and a TLS-inspecting one's CA.
   const upstreamProxy = upstreamProxyFor(credentials.baseUrl)
   if (upstreamProxy)
@@ -131,9 +140,7 @@ async function runAgentAndCollect(
     socketPath: path.join(paths.socketDir, GATEWAY_SOCKET),
     upstream: credentials.baseUrl,
     upstreamProxy,
-    upstreamCa: settings.image.caCertificates
-      ? pemBlocks(settings.image.caCertificates)
-      : undefined,
+    upstreamCa: caPem,
     credentials: { apiKey: credentials.apiKey, oauthToken: credentials.oauthToken },
     log: entry => gatewayLines.push(JSON.stringify(entry))
   })
@@ -153,16 +160,9 @@ async function runAgentAndCollect(
     })
   }
   let caBundleName: string | undefined
-  if (settings.image.caCertificates) {
+  if (caPem) {
     caBundleName = 'ca-bundle.pem'
-    // Only the certificate blocks go into the sandbox's directory, whatever else the file holds.
-    writeFileSync(
-      path.join(paths.socketDir, caBundleName),
-      pemBlocks(settings.image.caCertificates) + '\n',
-      {
-        mode: 0o644
-      }
-    )
+    writeFileSync(path.join(paths.socketDir, caBundleName), `${caPem}\n`, { mode: 0o644 })
   }
 
   const { user, lendWorkspace } = agentUser()
@@ -369,13 +369,4 @@ function setResultOutputs(outcome: AgentOutcome, patch: PatchResult, paths: RunP
   for (const [name, value] of Object.entries(outputs)) {
     if (value !== undefined) core.setOutput(name, String(value))
   }
-}
-
-/** Only the certificate blocks of a PEM file, whatever else it holds (a key, say). */
-function pemBlocks(file: string): string {
-  const blocks =
-    readFileSync(file, 'utf8').match(
-      /-----BEGIN CERTIFICATE-----[\s\S]+?-----END CERTIFICATE-----/g
-    ) ?? []
-  return blocks.join('\n\n')
 }

@@ -4,7 +4,8 @@ import * as core from '@actions/core'
 import { ConfigurationError, errorMessage } from './errors.js'
 import { contextFromEnv, publishesFor, resolvePublishMode } from './github/context.js'
 import { publish, type PublishResult, type RunReport } from './github/publish.js'
-import { readPublishSettings, readRunReport } from './github/publish-settings.js'
+import { readRunReport } from './github/publish-settings.js'
+import { getPublishSettings } from './inputs.js'
 import { renderPatchSummary } from './report/comment.js'
 
 /**
@@ -23,7 +24,7 @@ const OUTPUTS = {
 export async function runPublish(env: NodeJS.ProcessEnv = process.env): Promise<void> {
   try {
     const read = (name: string): string => core.getInput(name)
-    const settings = readPublishSettings(read)
+    const settings = getPublishSettings(read)
     const base = env.GITHUB_WORKSPACE || process.cwd()
     const workspace = path.resolve(base, read('working-directory').trim() || '.')
     const patch = read('patch').trim()

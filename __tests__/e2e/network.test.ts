@@ -41,6 +41,7 @@ import {
   SECRET_API_KEY,
   baseInputs,
   docker,
+  git,
   makeRepo
 } from '../helpers/e2e.js'
 import {
@@ -93,21 +94,7 @@ function need(): Site {
 /** A bare repository with one commit, published for git's dumb HTTP protocol. */
 function makeServedRepo(): string {
   const work = makeRepo({ 'served.txt': 'from the test server\n' }, 'e2e-net-src-')
-  execFileSync(
-    'git',
-    [
-      '-c',
-      'user.name=t',
-      '-c',
-      'user.email=t@example.com',
-      'commit',
-      '-q',
-      '--allow-empty',
-      '-m',
-      GIT_SUBJECT
-    ],
-    { cwd: work }
-  )
+  git(work, 'commit', '-q', '--allow-empty', '-m', GIT_SUBJECT)
   const bare = path.join(mkdtempSync(path.join(os.tmpdir(), 'e2e-net-served-')), 'repo.git')
   execFileSync('git', ['clone', '-q', '--bare', work, bare])
   execFileSync('git', ['update-server-info'], { cwd: bare })

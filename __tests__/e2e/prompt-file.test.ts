@@ -6,27 +6,10 @@ import { afterAll, describe, expect, it } from '@jest/globals'
 import { execFileSync } from 'node:child_process'
 import { rmSync, symlinkSync, writeFileSync } from 'node:fs'
 import path from 'node:path'
-import { SECRET_API_KEY, makeRepo, runScenario } from '../helpers/e2e.js'
+import { SECRET_API_KEY, git, makeRepo, runScenario } from '../helpers/e2e.js'
 
 const repos: string[] = []
 afterAll(() => repos.forEach(dir => rmSync(dir, { recursive: true, force: true })))
-
-function commit(dir: string): void {
-  execFileSync(
-    'git',
-    [
-      '-c',
-      'user.name=t',
-      '-c',
-      'user.email=t@example.com',
-      'commit',
-      '-qam',
-      'more',
-      '--no-verify'
-    ],
-    { cwd: dir }
-  )
-}
 
 function firstPrompt(api: { mainRequests(): Array<{ body: unknown }> }): string {
   return JSON.stringify(api.mainRequests()[0]?.body ?? {})
@@ -51,7 +34,7 @@ describe('prompt-file', () => {
     repos.push(dir)
     symlinkSync('/proc/self/environ', path.join(dir, 'task.md'))
     execFileSync('git', ['add', 'task.md'], { cwd: dir })
-    commit(dir)
+    git(dir, 'commit', '-qam', 'more', '--no-verify')
     const { run, api } = await runScenario([{ text: 'ok' }], {
       repo: dir,
       inputs: { prompt: '', 'prompt-file': 'task.md' }

@@ -7,7 +7,7 @@ import { afterAll, afterEach, beforeAll, describe, expect, it } from '@jest/glob
 import { execFileSync } from 'node:child_process'
 import { existsSync, readFileSync, rmSync } from 'node:fs'
 import { FakeGitHub, WRITE_ALL } from '../servers/fake-github.js'
-import { makeRepo, runScenario } from '../helpers/e2e.js'
+import { git, makeRepo, runScenario } from '../helpers/e2e.js'
 import type { Turn } from '../servers/fake-anthropic.js'
 
 const REPO = 'octo-org/octo-repo'
@@ -36,12 +36,8 @@ async function pullRequestRepository(): Promise<{
 }> {
   const dir = makeRepo({ 'run.sh': '#!/bin/sh\necho run\n' })
   repos.push(dir)
-  const git = (...args: string[]) =>
-    execFileSync('git', ['-c', 'user.name=t', '-c', 'user.email=t@example.com', ...args], {
-      cwd: dir
-    })
-  git('checkout', '-q', '-b', 'feature')
-  git('commit', '-q', '--allow-empty', '-m', 'feature work')
+  git(dir, 'checkout', '-q', '-b', 'feature')
+  git(dir, 'commit', '-q', '--allow-empty', '-m', 'feature work')
   const name = `${REPO}-${repos.length}`
   fake.addRepo(name, { defaultBranch: 'main' })
   fake.addToken(TOKEN, WRITE_ALL)

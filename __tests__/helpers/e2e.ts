@@ -68,15 +68,19 @@ export function makeRepo(
     mkdirSync(path.dirname(path.join(dir, name)), { recursive: true })
     writeFileSync(path.join(dir, name), content)
   }
-  const git = (...args: string[]) =>
-    execFileSync('git', ['-c', 'user.name=test', '-c', 'user.email=test@example.com', ...args], {
-      cwd: dir,
-      stdio: 'pipe'
-    })
-  git('init', '-q', '-b', 'main')
-  git('add', '-A')
-  git('commit', '-q', '-m', 'initial')
+  git(dir, 'init', '-q', '-b', 'main')
+  git(dir, 'add', '-A')
+  git(dir, 'commit', '-q', '-m', 'initial')
   return dir
+}
+
+/** git in `dir` as a test author (no global identity needed). */
+export function git(dir: string, ...args: string[]): Buffer {
+  return execFileSync(
+    'git',
+    ['-c', 'user.name=test', '-c', 'user.email=test@example.com', ...args],
+    { cwd: dir, stdio: 'pipe' }
+  )
 }
 
 export function docker(...args: string[]): {

@@ -10,6 +10,7 @@ import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { startGateway, type Gateway, type GatewayLogEntry } from '../../src/sandbox/gateway.js'
 import { startFakeAnthropic, type FakeAnthropic } from '../servers/fake-anthropic.js'
+import { selfSignedCertificate } from '../helpers/tls.js'
 
 const REAL_KEY = 'sk-ant-api03-REAL-key-that-must-never-leak'
 const REAL_OAUTH = 'sk-ant-oat01-REAL-oauth-token'
@@ -316,35 +317,12 @@ describe('credential gateway', () => {
   })
 
   it('answers a JSON 502 when the upstream TLS certificate is not trusted', async () => {
-    const keyPath = join(dir, 'tls.key')
-    const certPath = join(dir, 'tls.crt')
-    execFileSync(
-      'openssl',
-      [
-        'req',
-        '-x509',
-        '-newkey',
-        'rsa:2048',
-        '-nodes',
-        '-days',
-        '1',
-        '-subj',
-        '/CN=127.0.0.1',
-        '-keyout',
-        keyPath,
-        '-out',
-        certPath
-      ],
-      { stdio: 'ignore' }
-    )
+    const { key, cert } = selfSignedCertificate(dir)
     let reached = 0
-    const tls = createHttpsServer(
-      { key: readFileSync(keyPath), cert: readFileSync(certPath) },
-      (_req, res) => {
-        reached += 1
-        res.end('{}')
-      }
-    )
+    const tls = createHttpsServer({ key, cert }, (_req, res) => {
+      reached += 1
+      res.end('{}')
+    })
     await new Promise<void>(resolve => tls.listen(0, '127.0.0.1', resolve))
     try {
       const port = (tls.address() as AddressInfo).port

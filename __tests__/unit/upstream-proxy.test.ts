@@ -3,14 +3,14 @@
  * proxy (HTTPS_PROXY) and a TLS-inspecting one's CA. Real TLS, a real CONNECT proxy, loopback.
  */
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals'
-import { execFileSync } from 'node:child_process'
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs'
+import { mkdtempSync, rmSync } from 'node:fs'
 import { request, type IncomingHttpHeaders } from 'node:http'
 import { createServer as createHttpsServer, type Server as HttpsServer } from 'node:https'
 import { connect, createServer, type AddressInfo, type Server } from 'node:net'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { startGateway } from '../../src/sandbox/gateway.js'
+import { selfSignedCertificate } from '../helpers/tls.js'
 import { upstreamProxyFor } from '../../src/sandbox/upstream-proxy.js'
 
 const REAL_KEY = 'sk-ant-api03-REAL-key-behind-a-proxy'
@@ -26,29 +26,9 @@ const connects: string[] = []
 
 beforeAll(async () => {
   dir = mkdtempSync(join(tmpdir(), 'unit-upstream-proxy-'))
-  execFileSync(
-    'openssl',
-    [
-      'req',
-      '-x509',
-      '-newkey',
-      'rsa:2048',
-      '-nodes',
-      '-days',
-      '1',
-      '-subj',
-      '/CN=127.0.0.1',
-      '-addext',
-      'subjectAltName=IP:127.0.0.1',
-      '-keyout',
-      join(dir, 'key.pem'),
-      '-out',
-      join(dir, 'cert.pem')
-    ],
-    { stdio: 'ignore' }
-  )
-  cert = readFileSync(join(dir, 'cert.pem'), 'utf8')
-  upstream = createHttpsServer({ key: readFileSync(join(dir, 'key.pem')), cert }, (req, res) => {
+  const tls = selfSignedCertificate(dir)
+  cert = tls.cert
+  upstream = createHttpsServer({ key: tls.key, cert }, (req, res) => {
     seen.push(req.headers)
     req.resume()
     res.setHeader('content-type', 'application/json')

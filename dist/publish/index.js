@@ -4878,6 +4878,498 @@ exports.basename = (path, { windows } = {}) => {
 
 /***/ }),
 
+/***/ 6591:
+/***/ ((__unused_webpack_module, exports, __nccwpck_require__) => {
+
+
+
+/* unused reexport */ __nccwpck_require__(5335);
+/* unused reexport */ __nccwpck_require__(2696);
+
+
+/***/ }),
+
+/***/ 2696:
+/***/ ((module) => {
+
+
+
+/**
+ * @import {
+ * 	ControlOperator,
+ * 	Env,
+ * 	GlobPattern,
+ * 	ParseEntry,
+ * } from './parse' */
+
+// '<(' and '>(' are process substitution operators and
+// can be parsed the same as control operator
+var CONTROL = /** @type {const} */ ('(?:') + /** @type {const} */ ([
+	'\\|\\|',
+	'\\&(?:\\&|>>?)', // `&&`, `&>`, and `&>>`
+	';;\\&?', // `;;` and `;;&`
+	'[;|]\\&', // `;&` and `|&`
+	'\\<\\(',
+	'\\<\\<\\<',
+	'\\<\\<-',
+	'\\<\\<(?!\\()', // `<<(` stays `<` and `<(`, as zsh reads it; other shells reject it
+	'>>',
+	'>[&|(]', // `>&`, `>|`, and `>(`
+	'<[&>]', // `<&` and `<>`
+	'[&;()|<>]'
+]).join(/** @type {const} */ ('|')) + /** @type {const} */ (')');
+var controlRE = new RegExp('^' + CONTROL + '$');
+var META = /** @type {const} */ ('|&;()<> \\t');
+var SINGLE_QUOTE = /** @type {const} */ ('\'([^\']*?)\'');
+// bash ANSI-C quoting, `$'...'`: a backslash escapes the next character, including `'`
+var ANSI_C_BODY = '(?:\\\\[\\s\\S]|[^\\\\\'])*?';
+var ANSI_C_QUOTE = '\\$\'' + ANSI_C_BODY + '\'';
+var ansiCAt = new RegExp('\\$\'' + ANSI_C_BODY + '(?:(\')|\\\\?$)', 'g');
+var ANSI_C_LETTERS = 'abeEfnrtv';
+var ANSI_C_CHARS = '\x07\b\x1B\x1B\f\n\r\t\v';
+var hash = /^#$/;
+
+var SQ = /** @type {const} */ ("'");
+var DQ = /** @type {const} */ ('"');
+var DS = /** @type {const} */ ('$');
+
+var TOKEN = '';
+var mult = /** @type {const} */ (0x100000000); // Math.pow(16, 8);
+for (var i = 0; i < 4; i++) {
+	TOKEN += (mult * Math.random()).toString(16);
+}
+var startsWithToken = new RegExp('^' + TOKEN);
+
+/**
+ * @param {string} s
+ * @param {RegExp} r
+ */
+function matchAll(s, r) {
+	var origIndex = r.lastIndex;
+
+	var matches = [];
+	var matchObj;
+
+	while ((matchObj = r.exec(s))) {
+		matches[matches.length] = matchObj;
+		if (r.lastIndex === matchObj.index) {
+			r.lastIndex += 1;
+		}
+	}
+
+	r.lastIndex = origIndex;
+
+	return matches;
+}
+
+/**
+ * @param {Env} env
+ * @param {string} pre
+ * @param {string} key
+ */
+function getVar(env, pre, key) {
+	var r = typeof env === 'function' ? env(key) : env[key];
+	if (typeof r === 'undefined' && key != '') {
+		r = '';
+	} else if (typeof r === 'undefined') {
+		r = '$';
+	}
+
+	if (typeof r === 'object') {
+		return pre + TOKEN + JSON.stringify(r) + TOKEN;
+	}
+	return pre + r;
+}
+
+var ansiCEscape = /\\([0-7]{1,3}|x[\dA-Fa-f]{1,2}|u[\dA-Fa-f]{1,4}|U[\dA-Fa-f]{1,8}|c(?:\\\\|[\s\S])|[abeEfnrtv\\'"?])/g;
+
+/**
+ * @param {string} m
+ * @param {string} escape
+ */
+function expandAnsiCEscape(m, escape) {
+	var kind = escape.charAt(0);
+	if (kind === 'c') {
+		var ctrl = escape.charAt(1);
+		return ctrl === '?' ? '\x7F' : String.fromCharCode(ctrl.charCodeAt(0) & 0x1F);
+	}
+	if (kind === 'x' || kind === 'u' || kind === 'U') {
+		var cp = parseInt(escape.slice(1), 16);
+		if (cp > 0x10FFFF) {
+			return m;
+		}
+		return String.fromCharCode.apply(null, cp > 0xFFFF ? [0xD7C0 + (cp >> 10), 0xDC00 + (cp & 0x3FF)] : [cp]);
+	}
+	if (kind >= '0' && kind <= '7') {
+		return String.fromCharCode(parseInt(escape, 8) & 0xFF);
+	}
+	var letter = ANSI_C_LETTERS.indexOf(escape);
+	return letter < 0 ? escape : ANSI_C_CHARS.charAt(letter);
+}
+
+/** @param {string} body */
+function expandAnsiC(body) {
+	return body.replace(ansiCEscape, expandAnsiCEscape).split('\0')[0]; // like bash, a NUL ends the string
+}
+
+/**
+ * @param {string} s
+ * @param {number} i
+ */
+function closesAnsiC(s, i) {
+	ansiCAt.lastIndex = i;
+	return !!(/** @type {RegExpExecArray} */ (ansiCAt.exec(s)))[1];
+}
+
+/**
+ * @param {string} string
+ * @param {Env} [env]
+ * @param {{ escape?: string, splitUnquoted?: boolean | string }} [opts]
+ * @returns {ParseEntry[]}
+ */
+function parseInternal(string, env, opts) {
+	if (!opts) {
+		opts = {};
+	}
+	var BS = opts.escape || '\\';
+	var ifs = opts.splitUnquoted === true ? ' \t\n' : (typeof opts.splitUnquoted === 'string' ? opts.splitUnquoted : '');
+	var BAREWORD = '(\\' + BS + '[\'"$\\' + BS + META + ']|\\$\\$|\\$(?!' + ANSI_C_QUOTE.slice(2) + ')|[^\\s\'"$' + META + '])+';
+	var DOUBLE_QUOTE = '"(?:\\' + BS + '[\\s\\S]|[^"\\' + BS + '])*"';
+
+	var chunker = new RegExp([
+		'(' + CONTROL + ')', // control chars
+		'(' + ANSI_C_QUOTE + '|' + BAREWORD + '|' + DOUBLE_QUOTE + '|' + SINGLE_QUOTE + ')+'
+	].join('|'), 'g');
+
+	var matches = matchAll(string, chunker);
+
+	if (matches.length === 0) {
+		return [];
+	}
+	if (!env) {
+		env = {};
+	}
+
+	var commented = false;
+
+	return matches.map(function (match) {
+		var s = match[0];
+		if (!s || commented) {
+			return void undefined;
+		}
+		if (controlRE.test(s)) {
+			return /** @type {ControlOperator} */ ({ op: s });
+		}
+
+		// Hand-written scanner/parser for Bash quoting rules:
+		//
+		// 1. inside single quotes, all characters are printed literally.
+		// 2. inside double quotes, all characters are printed literally
+		//    except variables prefixed by '$' and backslashes followed by
+		//    either a double quote or another backslash.
+		// 3. outside of any quotes, backslashes are treated as escape
+		//    characters and not printed (unless they are themselves escaped)
+		// 4. quote context can switch mid-token if there is no whitespace
+		//     between the two quote contexts (e.g. all'one'"token" parses as
+		//     "allonetoken")
+		/** @type {string | boolean} */
+		var quote = false;
+		var esc = false;
+		var out = '';
+		/** @type {string[]} */
+		var words = [];
+		var sawQuote = false;
+		/** @type {number | null} */
+		var pendingNw = null;
+		var isGlob = false;
+		/** @type {number} */
+		var i;
+
+		function parseEnvVar() {
+			i += 1;
+			/** @type {number | RegExpMatchArray | null} */
+			var varend;
+			/** @type {string} */
+			var varname;
+			var char = s.charAt(i);
+
+			if (char === '{') {
+				i += 1;
+				if (s.charAt(i) === '}') {
+					throw new Error('Bad substitution: ' + s.slice(i - 2, i + 1));
+				}
+				// match braces by depth so a nested `${` keeps its inner `}` from ending the outer substitution
+				var depth = 1;
+				varend = i;
+				while (depth > 0 && varend < s.length) {
+					if (s.charAt(varend) === '{' && s.charAt(varend - 1) === '$') {
+						depth += 1;
+					} else if (s.charAt(varend) === '}') {
+						depth -= 1;
+					}
+					varend += 1;
+				}
+				if (depth !== 0) {
+					throw new Error('Bad substitution: ' + s.slice(i));
+				}
+				varend -= 1;
+				varname = s.slice(i, varend);
+				i = varend;
+			} else if ((/[*@#?$!-]/).test(char)) {
+				varname = char;
+			} else {
+				var slicedFromI = s.slice(i);
+				varend = slicedFromI.match(/[^\w\d_]/);
+				if (!varend) {
+					varname = slicedFromI;
+					i = s.length;
+				} else {
+					varname = slicedFromI.slice(0, varend.index);
+					i += /** @type {number} */ (varend.index) - 1;
+				}
+			}
+			return getVar(/** @type {NonNullable<typeof env>} */ (env), '', varname);
+		}
+
+		function flushRun() {
+			if (pendingNw === null) {
+				return;
+			}
+			if (pendingNw === 0) {
+				if (out !== '') {
+					words[words.length] = out;
+					out = '';
+				}
+			} else {
+				words[words.length] = out;
+				out = '';
+				for (var fe = 1; fe < pendingNw; fe += 1) {
+					words[words.length] = '';
+				}
+			}
+			pendingNw = null;
+		}
+
+		for (i = 0; i < s.length; i++) {
+			var c = s.charAt(i);
+			if (ifs && c !== DS) {
+				flushRun();
+			}
+			isGlob = isGlob || (!quote && (c === '*' || c === '?'));
+			if (esc) {
+				out += c;
+				esc = false;
+			} else if (quote) {
+				if (c === quote) {
+					quote = false;
+				} else if (quote == SQ) {
+					out += c;
+				} else { // Double quote
+					if (c === BS) {
+						i += 1;
+						c = s.charAt(i);
+						if (c === DQ || c === BS || c === DS) {
+							out += c;
+						} else {
+							out += BS + c;
+						}
+					} else if (c === DS) {
+						out += parseEnvVar();
+					} else {
+						out += c;
+					}
+				}
+			} else if (c === DQ || c === SQ) {
+				quote = c;
+				sawQuote = true;
+			} else if (controlRE.test(c)) {
+				return /** @type {ControlOperator} */ ({ op: s });
+			} else if (hash.test(c)) {
+				commented = true;
+				var commentObj = { comment: string.slice(match.index + i + 1) };
+				if (out.length) {
+					return /** @type {const} */ ([out, commentObj]);
+				}
+				return /** @type {const} */ ([commentObj]);
+			} else if (c === BS) {
+				esc = true;
+			} else if (c === DS && s.charAt(i + 1) === SQ && closesAnsiC(s, i)) {
+				flushRun();
+				sawQuote = true;
+				out += expandAnsiC(s.slice(i + 2, ansiCAt.lastIndex - 1));
+				i = ansiCAt.lastIndex - 1;
+			} else if (c === DS) {
+				var value = parseEnvVar();
+				if (!ifs) {
+					out += value;
+				} else {
+					for (var vi = 0; vi < value.length; vi += 1) {
+						var vc = value.charAt(vi);
+						if (ifs.indexOf(vc) < 0) {
+							flushRun();
+							out += vc;
+						} else if (pendingNw === null) {
+							pendingNw = vc === ' ' || vc === '\t' || vc === '\n' ? 0 : 1;
+						} else if (vc !== ' ' && vc !== '\t' && vc !== '\n') {
+							pendingNw += 1;
+						}
+					}
+				}
+			} else {
+				out += c;
+			}
+		}
+
+		if (isGlob) {
+			return /** @type {GlobPattern} */ ({ op: 'glob', pattern: out });
+		}
+
+		if (ifs) {
+			if (pendingNw !== null && pendingNw > 0) {
+				words[words.length] = out;
+				out = '';
+				for (var te = 1; te < pendingNw; te += 1) {
+					words[words.length] = '';
+				}
+			}
+			if (out !== '' || (sawQuote && words.length === 0)) {
+				words[words.length] = out;
+			}
+			return words;
+		}
+
+		return out;
+	}).reduce(function (prev, arg) { // finalize parsed arguments
+		if (typeof arg === 'undefined') {
+			return prev;
+		}
+		/** @type {ParseEntry[]} */ ([]).concat(arg).forEach(function (entry) {
+			prev[prev.length] = entry;
+		});
+		return prev;
+	}, /** @type {ParseEntry[]} */ ([]));
+}
+
+/** @type {typeof import('./parse')} */
+module.exports = function parse(s, env, opts) {
+	var mapped = parseInternal(s, env, opts);
+	if (typeof env !== 'function') {
+		return mapped;
+	}
+	return mapped.reduce(function (acc, s) {
+		if (typeof s === 'object') {
+			acc[acc.length] = s;
+			return acc;
+		}
+		var xs = s.split(RegExp('(' + TOKEN + '.*?' + TOKEN + ')', 'g'));
+		if (xs.length === 1) {
+			acc[acc.length] = xs[0];
+			return acc;
+		}
+		xs.filter(Boolean).forEach(function (x) {
+			acc[acc.length] = startsWithToken.test(x)
+				? JSON.parse(x.split(TOKEN)[1])
+				: x;
+		});
+		return acc;
+	}, /** @type {ParseEntry[]} */ ([]));
+};
+
+
+/***/ }),
+
+/***/ 5335:
+/***/ ((module) => {
+
+
+
+/** @import { ControlOperator } from './parse' */
+
+/** @type {ControlOperator['op'][]} */
+var OPS = /** @type {const} */ ([
+	'||',
+	'&&',
+	';;&',
+	';;',
+	';&',
+	'|&',
+	'<(',
+	'>(',
+	'<<<',
+	'<<-',
+	'<<',
+	'>>',
+	'>&',
+	'>|',
+	'&>>',
+	'&>',
+	'<&',
+	'<>',
+	'&',
+	';',
+	'(',
+	')',
+	'|',
+	'<',
+	'>'
+]);
+var LINE_TERMINATORS = /[\n\r\u2028\u2029]/;
+var GLOB_SHELL_SPECIAL = /[\s#!"$&'():;<=>@\\^`|~]/g;
+
+/** @type {typeof import('./quote')} */
+module.exports = function quote(xs) {
+	var sawComment = false;
+	return xs.map(function (s) {
+		if (sawComment && typeof s === 'string' && LINE_TERMINATORS.test(s)) {
+			throw new TypeError('a token after a `comment` must not contain line terminators');
+		}
+		if (s === '') {
+			return /** @type {const} */ ('\'\'');
+		}
+		if (s && typeof s === 'object') {
+			if ('op' in s && s.op === 'glob') {
+				if (typeof s.pattern !== 'string') {
+					throw new TypeError('glob token requires a string `pattern`');
+				}
+				if (LINE_TERMINATORS.test(s.pattern)) {
+					throw new TypeError('glob `pattern` must not contain line terminators');
+				}
+				if (s.pattern === '') {
+					return /** @type {const} */ ('\'\'');
+				}
+				return s.pattern.replace(GLOB_SHELL_SPECIAL, '\\$&');
+			}
+			if ('op' in s && typeof s.op === 'string') {
+				if (OPS.indexOf(s.op) < 0) {
+					throw new TypeError('invalid `op` value: ' + JSON.stringify(s.op));
+				}
+				return s.op.replace(/[\s\S]/g, '\\$&');
+			}
+			if ('comment' in s && typeof s.comment === 'string') {
+				if (LINE_TERMINATORS.test(s.comment)) {
+					throw new TypeError('`comment` must not contain line terminators');
+				}
+				sawComment = true;
+				return '#' + s.comment;
+			}
+			throw new TypeError('unrecognized object token shape');
+		}
+		if ((/'/).test(s) && (/!/).test(s)) {
+			return "'" + s.replace(/'/g, "'\"'\"'") + "'";
+		}
+		if ((/["\s\\]/).test(s) && !(/'/).test(s)) {
+			return "'" + s + "'";
+		}
+		if ((/["'\s]/).test(s)) {
+			return '"' + s.replace(/(["\\$`])/g, '\\$1') + '"';
+		}
+		return String(s).replace(/([A-Za-z]:)?([#!"$&'()*,:;<=>?@[\\\]^`{|}~])/g, '$1\\$2');
+	}).join(' ');
+};
+
+
+/***/ }),
+
 /***/ 770:
 /***/ ((module, __unused_webpack_exports, __nccwpck_require__) => {
 
@@ -36464,7 +36956,7 @@ function getIDToken(aud) {
  * A mistake the user can fix (a wrong input, a missing daemon, a refused permission). main.ts
  * reports it as one `::error::` line naming the cause and the remedy, never as a stack trace.
  */
-class ConfigurationError extends Error {
+class errors_ConfigurationError extends Error {
     remedy;
     constructor(message, 
     /** What the user should do about it; appended to the message when reported. */
@@ -36480,7 +36972,7 @@ class ConfigurationError extends Error {
 }
 /** The message of anything thrown, without assuming it is an Error. */
 function errorMessage(error) {
-    if (error instanceof ConfigurationError)
+    if (error instanceof errors_ConfigurationError)
         return error.line;
     if (error instanceof Error)
         return error.message;
@@ -41888,10 +42380,10 @@ function explainRequestError(error, op) {
     const message = githubMessage(error);
     const job = `add \`permissions:\` with ${permissionsYaml(op.permissions)} to the job (or pass a token that has them in \`github-token\`)`;
     if (error.status === 401) {
-        return new ConfigurationError(`GitHub rejected the token while trying to ${op.what} (401: ${message})`, 'Check `github-token`: it is empty, expired or revoked');
+        return new errors_ConfigurationError(`GitHub rejected the token while trying to ${op.what} (401: ${message})`, 'Check `github-token`: it is empty, expired or revoked');
     }
     if (error.status === 403 && /not permitted to create or approve pull requests/i.test(message)) {
-        return new ConfigurationError(`GitHub refused to ${op.what} (403): ${message}`, 'Allow it in the repository (or organization) settings: Actions > General > Workflow permissions > ' +
+        return new errors_ConfigurationError(`GitHub refused to ${op.what} (403): ${message}`, 'Allow it in the repository (or organization) settings: Actions > General > Workflow permissions > ' +
             '"Allow GitHub Actions to create and approve pull requests", or pass a token that may open pull requests in `github-token`');
     }
     if (error.status === 403 && /rate limit/i.test(message)) {
@@ -41900,10 +42392,10 @@ function explainRequestError(error, op) {
     if (error.status === 403) {
         const header = error.response?.headers?.['x-accepted-github-permissions'];
         const accepted = header ? ` (GitHub accepts: ${String(header)})` : '';
-        return new ConfigurationError(`GitHub refused to ${op.what} (403: ${message}): the token needs ${permissionsYaml(op.permissions)}${accepted}`, `Fix: ${job}`);
+        return new errors_ConfigurationError(`GitHub refused to ${op.what} (403: ${message}): the token needs ${permissionsYaml(op.permissions)}${accepted}`, `Fix: ${job}`);
     }
     if (error.status === 404) {
-        return new ConfigurationError(`GitHub answered 404 when trying to ${op.what}: the token cannot see it, or lacks ${permissionsYaml(op.permissions)}`, `Check the repository and branch names, then ${job}`);
+        return new errors_ConfigurationError(`GitHub answered 404 when trying to ${op.what}: the token cannot see it, or lacks ${permissionsYaml(op.permissions)}`, `Check the repository and branch names, then ${job}`);
     }
     return error;
 }
@@ -41926,7 +42418,7 @@ function contextFromEnv(env = process.env) {
     const repository = env.GITHUB_REPOSITORY ?? '';
     const [owner, repo] = repository.split('/');
     if (!owner || !repo) {
-        throw new ConfigurationError(`GITHUB_REPOSITORY is ${repository ? `"${repository}"` : 'not set'}`, 'Run this action in a GitHub Actions job (it needs the runner environment)');
+        throw new errors_ConfigurationError(`GITHUB_REPOSITORY is ${repository ? `"${repository}"` : 'not set'}`, 'Run this action in a GitHub Actions job (it needs the runner environment)');
     }
     let payload = {};
     const eventPath = env.GITHUB_EVENT_PATH;
@@ -41935,7 +42427,7 @@ function contextFromEnv(env = process.env) {
             payload = JSON.parse((0,external_node_fs_namespaceObject.readFileSync)(eventPath, 'utf8'));
         }
         catch (error) {
-            throw new ConfigurationError(`Cannot read the event payload at GITHUB_EVENT_PATH (${eventPath}): ${String(error)}`);
+            throw new errors_ConfigurationError(`Cannot read the event payload at GITHUB_EVENT_PATH (${eventPath}): ${String(error)}`);
         }
     }
     const context = {
@@ -42324,7 +42816,7 @@ async function openRepository(workspace) {
         .catch(() => undefined);
     const toplevel = probe?.exitCode === 0 ? probe.stdout.toString('utf8').replace(/\n$/, '') : '';
     if (!toplevel) {
-        throw new ConfigurationError(`${workspace} is not a git working tree`, 'Check the repository out first (actions/checkout) or point working-directory at it');
+        throw new errors_ConfigurationError(`${workspace} is not a git working tree`, 'Check the repository out first (actions/checkout) or point working-directory at it');
     }
     return git_createGit(toplevel);
 }
@@ -43373,7 +43865,7 @@ async function requireSameFiles(options, parentTree) {
     const entries = await listTree(options.client, options.repo, parentTree);
     const base = options.staged.baseCommit?.slice(0, 12) ?? 'an empty repository';
     if (!entries) {
-        throw new ConfigurationError(`The checkout (${base}) is not ${options.parentLabel}, and the repository is too large to compare the changed files through the API`, 'Check out the branch the change is published to (for a pull request: `ref: ${{ github.event.pull_request.head.sha }}` in actions/checkout)');
+        throw new errors_ConfigurationError(`The checkout (${base}) is not ${options.parentLabel}, and the repository is too large to compare the changed files through the API`, 'Check out the branch the change is published to (for a pull request: `ref: ${{ github.event.pull_request.head.sha }}` in actions/checkout)');
     }
     const differing = [];
     for (const file of options.staged.files) {
@@ -43399,14 +43891,14 @@ async function requireSameFiles(options, parentTree) {
             .map(p => JSON.stringify(p))
             .join(', ');
         const more = differing.length > 20 ? ` and ${differing.length - 20} more` : '';
-        throw new ConfigurationError(`The checkout (${base}) is not ${options.parentLabel}, and ${differing.length} changed file(s) differ between them: ${shown}${more}; nothing was published`, 'Rerun the workflow on the current head, or check out the branch the change is published to ' +
+        throw new errors_ConfigurationError(`The checkout (${base}) is not ${options.parentLabel}, and ${differing.length} changed file(s) differ between them: ${shown}${more}; nothing was published`, 'Rerun the workflow on the current head, or check out the branch the change is published to ' +
             '(for a pull request: `ref: ${{ github.event.pull_request.head.sha }}` in actions/checkout)');
     }
     options.log?.info(`The checkout is not ${options.parentLabel}, but every changed file is the same in both`);
 }
 function branchMovedError(branch, expected, actual) {
     const now = actual ? `is now at ${actual.slice(0, 12)}` : 'no longer exists';
-    return new ConfigurationError(`The branch moved: \`${branch}\` ${now}, not at ${expected.slice(0, 12)} where this run started; nothing was committed so that the new commits are not overwritten`, 'Rerun the workflow to work on the new head');
+    return new errors_ConfigurationError(`The branch moved: \`${branch}\` ${now}, not at ${expected.slice(0, 12)} where this run started; nothing was committed so that the new commits are not overwritten`, 'Rerun the workflow to work on the new head');
 }
 /** Moves `branch` to `commit` only as a fast-forward; a 422 means someone pushed meanwhile. */
 async function fastForward(client, repo, branch, commit, expected) {
@@ -43457,7 +43949,7 @@ function validateBranchName(name, input) {
         // eslint-disable-next-line no-control-regex
         /[\u0000-\u0020\u007f~^:?*[\\]/.test(name);
     if (bad) {
-        throw new ConfigurationError(`\`${input}\` is not a valid branch name: ${JSON.stringify(name)}`, 'Use letters, digits, "-", "_", "." and "/"');
+        throw new errors_ConfigurationError(`\`${input}\` is not a valid branch name: ${JSON.stringify(name)}`, 'Use letters, digits, "-", "_", "." and "/"');
     }
 }
 async function defaultBaseBranch(client, repo, context) {
@@ -43618,7 +44110,7 @@ async function stageAgainstGitHub(options) {
         ? await listTree(client, repo, await commitTree(client, repo, options.baseCommit))
         : new Map();
     if (!tree) {
-        throw new ConfigurationError(`The repository is too large to read ${options.baseLabel} through the API, and there is no checkout to apply the patch to`, 'Check out the repository at the commit the agent worked on before publishing (working-directory)');
+        throw new errors_ConfigurationError(`The repository is too large to read ${options.baseLabel} through the API, and there is no checkout to apply the patch to`, 'Check out the repository at the commit the agent worked on before publishing (working-directory)');
     }
     const missing = [];
     const differing = [];
@@ -43636,7 +44128,7 @@ async function stageAgainstGitHub(options) {
             .slice(0, 20)
             .map(p => JSON.stringify(p))
             .join(', ');
-        throw new ConfigurationError(`The patch was made against other versions of ${missing.length + differing.length} file(s) than ${options.baseLabel} has: ${list}; nothing was published`, 'Rerun the workflow on the current head');
+        throw new errors_ConfigurationError(`The patch was made against other versions of ${missing.length + differing.length} file(s) than ${options.baseLabel} has: ${list}; nothing was published`, 'Rerun the workflow on the current head');
     }
     const directory = await (0,promises_namespaceObject.mkdtemp)(external_node_path_default().join((0,external_node_os_namespaceObject.tmpdir)(), 'claude-sandbox-publish-'));
     const dispose = () => (0,promises_namespaceObject.rm)(directory, { recursive: true, force: true });
@@ -43797,7 +44289,7 @@ async function publish(request) {
     }
     const token = request.settings.githubToken;
     if (!token) {
-        throw new ConfigurationError(`\`github-token\` is empty, and publish: ${request.mode} needs it`, 'Pass `github-token: ${{ github.token }}` (the default) or a token with the permissions listed in the README');
+        throw new errors_ConfigurationError(`\`github-token\` is empty, and publish: ${request.mode} needs it`, 'Pass `github-token: ${{ github.token }}` (the default) or a token with the permissions listed in the README');
     }
     const client = createGitHubClient({
         ...request.client,
@@ -43836,7 +44328,7 @@ function enforcePolicy(p, files) {
         p.log.warning(warning);
         return { mode: 'patch', message: 'Wrote the patch only (publish: patch)', warnings: [warning] };
     }
-    throw new ConfigurationError(`Refusing to publish: the change touches ${count} path(s) the path policy forbids: ${list}. Nothing was published`, 'Review the patch (job summary / artifact). If these paths are meant to change, adjust `protected-paths`; changes inside .git, symlinks leaving the repository and oversized files are never published');
+    throw new errors_ConfigurationError(`Refusing to publish: the change touches ${count} path(s) the path policy forbids: ${list}. Nothing was published`, 'Review the patch (job summary / artifact). If these paths are meant to change, adjust `protected-paths`; changes inside .git, symlinks leaving the repository and oversized files are never published');
 }
 /** The staged change; without a checkout, staged against `base` on GitHub (reads only). */
 async function stagedChange(client, p, base, baseLabel) {
@@ -43871,7 +44363,7 @@ async function readPatch(request) {
         return await (0,promises_namespaceObject.readFile)(patchPath, 'utf8');
     }
     catch {
-        throw new ConfigurationError(`The patch file ${patchPath} does not exist or cannot be read`, 'Pass the `patch-path` output of the run (or the file downloaded from its artifact) as `patch`');
+        throw new errors_ConfigurationError(`The patch file ${patchPath} does not exist or cannot be read`, 'Pass the `patch-path` output of the run (or the file downloaded from its artifact) as `patch`');
     }
 }
 function emptyStage() {
@@ -43976,7 +44468,7 @@ async function commentBase(client, p) {
     const branch = await defaultBaseBranch(client, p.repo, p.request.context);
     const head = await branchHead(client, p.repo, branch);
     if (!head)
-        throw new ConfigurationError(`The default branch \`${branch}\` does not exist`);
+        throw new errors_ConfigurationError(`The default branch \`${branch}\` does not exist`);
     return head;
 }
 function defaultCommitMessage(context) {
@@ -44006,7 +44498,7 @@ async function publishCommit(client, p) {
         expected = context.sha ?? p.checkoutHead ?? '';
     }
     else {
-        throw new ConfigurationError(`publish: commit needs a pull request or a branch, and this run is on ${context.ref ?? 'no ref'}`, 'Use publish: pull-request (or comment) for this trigger');
+        throw new errors_ConfigurationError(`publish: commit needs a pull request or a branch, and this run is on ${context.ref ?? 'no ref'}`, 'Use publish: pull-request (or comment) for this trigger');
     }
     const staged = await stagedChange(client, p, () => Promise.resolve(expected), `the head of \`${branch}\``);
     if (staged.files.length === 0) {
@@ -44050,7 +44542,7 @@ async function publishPullRequest(client, p) {
     if (settings.baseBranch)
         validateBranchName(base, 'base-branch');
     if (branch === base) {
-        throw new ConfigurationError(`\`branch\` and \`base-branch\` are both \`${base}\``, 'pull-request mode commits to its own branch; name another `branch` (or use publish: commit)');
+        throw new errors_ConfigurationError(`\`branch\` and \`base-branch\` are both \`${base}\``, 'pull-request mode commits to its own branch; name another `branch` (or use publish: commit)');
     }
     const noChanges = {
         mode: 'pull-request',
@@ -44061,7 +44553,7 @@ async function publishPullRequest(client, p) {
         return noChanges;
     const baseHead = await attempt({ what: `read the base branch ${base}`, permissions: ['contents: read'] }, () => branchHead(client, p.repo, base));
     if (!baseHead) {
-        throw new ConfigurationError(`The base branch \`${base}\` does not exist in ${context.owner}/${context.repo}`, 'Set `base-branch` to an existing branch');
+        throw new errors_ConfigurationError(`The base branch \`${base}\` does not exist in ${context.owner}/${context.repo}`, 'Set `base-branch` to an existing branch');
     }
     const staged = await stagedChange(client, p, () => Promise.resolve(baseHead), `the head of \`${base}\``);
     if (staged.files.length === 0)
@@ -44118,55 +44610,6 @@ const external_node_readline_namespaceObject = __WEBPACK_EXTERNAL_createRequire(
 
 
 
-
-const MODES = ['auto', 'comment', 'commit', 'pull-request', 'patch'];
-const publish_settings_DEFAULT_PROTECTED_PATHS = ['.github/workflows/**'];
-function list(value) {
-    return value
-        .split(/[\n,]/)
-        .map(item => item.trim())
-        .filter(item => item !== '');
-}
-function bool(value, input, fallback) {
-    const v = value.trim().toLowerCase();
-    if (v === '')
-        return fallback;
-    if (v === 'true')
-        return true;
-    if (v === 'false')
-        return false;
-    throw new ConfigurationError(`\`${input}\` must be true or false, not ${JSON.stringify(value)}`);
-}
-/** The publishing inputs, shared by action.yml and publish/action.yml. */
-function readPublishSettings(read) {
-    const rawMode = read('publish').trim() || 'auto';
-    if (!MODES.includes(rawMode)) {
-        throw new ConfigurationError(`\`publish\` must be one of ${MODES.join(', ')}, not ${JSON.stringify(rawMode)}`);
-    }
-    const optional = (name) => read(name).trim() || undefined;
-    const settings = {
-        mode: rawMode,
-        prLabels: list(read('pr-labels')),
-        prDraft: bool(read('pr-draft'), 'pr-draft', false),
-        protectedPaths: read('protected-paths').trim() === ''
-            ? [...publish_settings_DEFAULT_PROTECTED_PATHS]
-            : list(read('protected-paths'))
-    };
-    const fields = [
-        ['githubToken', 'github-token'],
-        ['branch', 'branch'],
-        ['baseBranch', 'base-branch'],
-        ['commitMessage', 'commit-message'],
-        ['prTitle', 'pr-title'],
-        ['prBody', 'pr-body']
-    ];
-    for (const [key, input] of fields) {
-        const value = optional(input);
-        if (value !== undefined)
-            Object.assign(settings, { [key]: value });
-    }
-    return settings;
-}
 /**
  * How a run went, read back from its transcript (the `execution-file`: the CLI's stream-json,
  * one JSON object a line). Streamed, as a long session's transcript can be large.
@@ -44229,7 +44672,722 @@ async function readRunReport(executionFile) {
     return report;
 }
 
+// EXTERNAL MODULE: external "node:url"
+var external_node_url_ = __nccwpck_require__(3136);
+// EXTERNAL MODULE: ./node_modules/shell-quote/index.js
+var shell_quote = __nccwpck_require__(6591);
+;// CONCATENATED MODULE: ./src/constants.ts
+/** Names shared by the main and post steps; one place so they cannot drift apart. */
+/** The CLI version baked into the image unless `claude-code-version` says otherwise. */
+const constants_DEFAULT_CLAUDE_CODE_VERSION = '2.1.330';
+/** Label put on every container the action starts, so the post step can find leftovers. */
+const RUN_LABEL = 'org.claude-sandbox-action.run';
+/** Where the run-private socket directory is mounted inside the container. */
+const SANDBOX_MOUNT = '/run/sandbox';
+const GATEWAY_SOCKET = 'gateway.sock';
+const PROXY_SOCKET = 'proxy.sock';
+const GATEWAY_PORT = 8080;
+const PROXY_PORT = 8081;
+/** The image's unprivileged user, used when the runner itself is root. */
+const IMAGE_USER = { uid: 1000, gid: 1000, home: '/home/agent' };
+/** What the CLI inside sees instead of a key; the gateway swaps in the real one. */
+const PLACEHOLDER_API_KEY = 'sk-ant-sandbox-placeholder-not-a-key';
+const PLACEHOLDER_OAUTH_TOKEN = 'sk-ant-oat-sandbox-placeholder-not-a-token';
+const State = {
+    isPost: 'isPost',
+    runId: 'runId',
+    runDir: 'runDir',
+    workspaceOwner: 'workspaceOwner',
+    workspace: 'workspace'
+};
+const Outputs = {
+    conclusion: 'conclusion',
+    hasChanges: 'has-changes',
+    changedFiles: 'changed-files',
+    insertions: 'insertions',
+    deletions: 'deletions',
+    patchPath: 'patch-path',
+    executionFile: 'execution-file',
+    finalMessage: 'final-message',
+    sessionId: 'session-id',
+    numTurns: 'num-turns',
+    durationMs: 'duration-ms',
+    costUsd: 'cost-usd',
+    inputTokens: 'input-tokens',
+    outputTokens: 'output-tokens',
+    imageId: 'image-id',
+    cacheHit: 'cache-hit',
+    commentUrl: 'comment-url',
+    commitSha: 'commit-sha',
+    pullRequestUrl: 'pull-request-url',
+    pullRequestNumber: 'pull-request-number'
+};
+
+// EXTERNAL MODULE: external "node:net"
+var external_node_net_ = __nccwpck_require__(7030);
+;// CONCATENATED MODULE: ./src/sandbox/allow-list.ts
+
+
+
+const ACCEPTED_FORMS = (/* unused pure expression or super */ null && ('Accepted forms: a host name (example.com), its sub-domains (*.example.com; does not include ' +
+    'example.com itself), an IPv4 or IPv6 address (203.0.113.7, 2001:db8::1), a CIDR range ' +
+    '(10.0.0.0/8, 2001:db8::/32), each optionally with :port (example.com:443, ' +
+    '[2001:db8::1]:443). Separate entries with commas or new lines'));
+/** Parses `allowed-domains`; throws one ConfigurationError naming every invalid entry. */
+function allow_list_parseAllowedDomains(text) {
+    const entries = [];
+    const problems = [];
+    for (const line of text.split(/\r?\n/)) {
+        const withoutComment = line.replace(/#.*$/, '');
+        for (const token of withoutComment.split(/[\s,]+/)) {
+            if (token === '')
+                continue;
+            const parsed = parseEntry(token);
+            if (typeof parsed === 'string')
+                problems.push(`'${token}' (${parsed})`);
+            else
+                entries.push(parsed);
+        }
+    }
+    if (problems.length > 0) {
+        const noun = problems.length === 1 ? 'entry' : 'entries';
+        throw new ConfigurationError(`Invalid allowed-domains ${noun}: ${problems.join('; ')}`, ACCEPTED_FORMS);
+    }
+    return { entries };
+}
+/**
+ * Whether `host` (a name or an IP literal, as a client asked for it) is allowed by the list.
+ * With `port`, the entry must allow that port; without it, only entries that allow every port
+ * count (the conservative answer to "is this host allowed?").
+ */
+function isHostAllowed(list, host, port) {
+    const literal = normalizeIpLiteral(host);
+    if (literal !== undefined)
+        return isAddressAllowedByIp(list, literal, port);
+    const name = normalizeHostName(host);
+    if (name === undefined)
+        return false;
+    return list.entries.some(entry => {
+        if (!portMatches(entry, port))
+            return false;
+        if (entry.kind === 'host')
+            return entry.host === name;
+        if (entry.kind === 'wildcard')
+            return name.endsWith(`.${entry.suffix}`);
+        return false;
+    });
+}
+/**
+ * Whether an address entry (address or CIDR) covers `address`. IPv4 entries also cover the
+ * IPv4-mapped IPv6 form (`::ffff:10.0.0.1`), since that is the same destination.
+ */
+function isAddressAllowedByIp(list, address, port) {
+    const bytes = parseIp(stripBrackets(address));
+    if (bytes === undefined)
+        return false;
+    return list.entries.some(entry => {
+        if (entry.kind !== 'address' || !portMatches(entry, port))
+            return false;
+        const network = parseIp(entry.address);
+        if (network === undefined)
+            return false;
+        const bits = isIP(entry.address) === 4 ? 96 + entry.prefixLength : entry.prefixLength;
+        return inPrefix(bytes, network, bits);
+    });
+}
+/**
+ * True only for globally routable unicast addresses. False for loopback, private (RFC 1918,
+ * fc00::/7), link-local (169.254/16 with the cloud metadata address, fe80::/10), CGNAT, this
+ * network (0/8), benchmarking, documentation, multicast, reserved, unspecified, IPv4-mapped or
+ * NAT64 forms of any of these, and anything that is not an IP address at all. IPv6 is judged by
+ * allow-listing the global unicast block 2000::/3 and carving out its special ranges, so a block
+ * that IANA assigns later is refused rather than accepted by default.
+ */
+function isPublicAddress(address) {
+    const bytes = parseIp(stripBrackets(address));
+    if (bytes === undefined)
+        return false;
+    if (inPrefix(bytes, IPV4_MAPPED, 96))
+        return isPublicIpv4(bytes.subarray(12));
+    // NAT64 (DNS64 on IPv6-only networks): as public as the IPv4 address it carries.
+    if (inPrefix(bytes, NAT64, 96))
+        return isPublicIpv4(bytes.subarray(12));
+    if (!inPrefix(bytes, GLOBAL_UNICAST.bytes, GLOBAL_UNICAST.bits))
+        return false;
+    return !NON_PUBLIC_IN_GLOBAL_UNICAST.some(range => inPrefix(bytes, range.bytes, range.bits));
+}
+/** The canonical form of an IP literal (brackets removed, IPv6 compressed), else undefined. */
+function normalizeIpLiteral(host) {
+    const inner = stripBrackets(host);
+    const family = isIP(inner);
+    if (family === 0)
+        return undefined;
+    if (family === 4)
+        return inner;
+    const bytes = parseIp(inner);
+    // Undefined for a zone id (fe80::1%eth0): an interface-scoped address is never a destination.
+    return bytes === undefined ? undefined : formatIpv6(bytes);
+}
+/** A host name lower-cased, trailing dot removed, IDN in ASCII; undefined when invalid. */
+function normalizeHostName(host) {
+    let name = host.trim().toLowerCase();
+    if (name.endsWith('.'))
+        name = name.slice(0, -1);
+    // eslint-disable-next-line no-control-regex
+    if (/[^\x00-\x7f]/.test(name)) {
+        name = domainToASCII(name);
+        if (name === '')
+            return undefined;
+    }
+    if (name.length === 0 || name.length > 253)
+        return undefined;
+    const labels = name.split('.');
+    const validLabel = /^(?!-)[a-z0-9_-]{1,63}(?<!-)$/;
+    if (!labels.every(label => validLabel.test(label)))
+        return undefined;
+    // A name whose last label is numeric is either an IP address written oddly (`127.1`,
+    // `2130706433`) or nothing valid; getaddrinfo would turn it into an address, so it is no name.
+    if (/^[0-9]+$/.test(labels[labels.length - 1]))
+        return undefined;
+    return name;
+}
+function parseEntry(token) {
+    if (/^[a-z][a-z0-9+.-]*:\/\//i.test(token))
+        return 'write the host alone, without scheme or path';
+    const split = splitPort(token);
+    if (typeof split === 'string')
+        return split;
+    const { target, port, bracketed } = split;
+    const portPart = port === undefined ? {} : { port };
+    const slash = target.indexOf('/');
+    if (slash !== -1) {
+        const address = target.slice(0, slash);
+        const prefixText = target.slice(slash + 1);
+        const family = isIP(address);
+        if (family === 0)
+            return 'not a CIDR range: the part before / must be an IP address';
+        const max = family === 4 ? 32 : 128;
+        if (!/^[0-9]{1,3}$/.test(prefixText) || Number(prefixText) > max) {
+            return `the prefix length must be a number from 0 to ${max}`;
+        }
+        const canonical = normalizeIpLiteral(address);
+        if (canonical === undefined)
+            return 'not a valid IPv6 address (zone ids are not accepted)';
+        return {
+            kind: 'address',
+            address: canonical,
+            prefixLength: Number(prefixText),
+            ...portPart,
+            source: token
+        };
+    }
+    const family = isIP(target);
+    if (family !== 0) {
+        const canonical = normalizeIpLiteral(target);
+        if (canonical === undefined)
+            return 'not a valid IPv6 address (zone ids are not accepted)';
+        const prefixLength = family === 4 ? 32 : 128;
+        return { kind: 'address', address: canonical, prefixLength, ...portPart, source: token };
+    }
+    if (bracketed)
+        return 'brackets hold an IPv6 address';
+    if (target.includes(':'))
+        return 'not a valid IPv6 address';
+    if (target.startsWith('*.')) {
+        const suffix = normalizeHostName(target.slice(2));
+        if (suffix === undefined)
+            return 'not a valid host name after *.';
+        if (!suffix.includes('.')) {
+            return 'a wildcard needs at least two labels (*.example.com); to allow everything use network: open';
+        }
+        return { kind: 'wildcard', suffix, ...portPart, source: token };
+    }
+    if (target === '*')
+        return 'to allow every host use network: open';
+    if (target.includes('*'))
+        return 'a wildcard is allowed only as a leading *. (*.example.com)';
+    if (target.startsWith('.')) {
+        return `write ${target.slice(1)} for the host and *${target} for its sub-domains`;
+    }
+    if (/^[0-9.]+$/.test(target))
+        return 'not a valid IPv4 address';
+    const host = normalizeHostName(target);
+    if (host === undefined)
+        return 'not a valid host name';
+    return { kind: 'host', host, ...portPart, source: token };
+}
+function splitPort(token) {
+    let target;
+    let portText;
+    let bracketed = false;
+    if (token.startsWith('[')) {
+        const match = /^\[([^\]]+)\](?::(.*))?$/.exec(token);
+        if (!match)
+            return 'an opening [ needs a closing ], optionally followed by :port';
+        target = match[1];
+        portText = match[2];
+        bracketed = true;
+        if (isIP(target.split('/')[0]) !== 6)
+            return 'brackets hold an IPv6 address';
+    }
+    else {
+        const colons = token.split(':').length - 1;
+        if (colons === 1) {
+            const at = token.lastIndexOf(':');
+            target = token.slice(0, at);
+            portText = token.slice(at + 1);
+        }
+        else {
+            target = token;
+        }
+    }
+    if (portText === undefined)
+        return { target, bracketed };
+    if (!/^[0-9]{1,5}$/.test(portText) || Number(portText) < 1 || Number(portText) > 65535) {
+        return 'the port must be a number from 1 to 65535';
+    }
+    return { target, port: Number(portText), bracketed };
+}
+function portMatches(entry, port) {
+    return entry.port === undefined || entry.port === port;
+}
+function stripBrackets(host) {
+    return host.startsWith('[') && host.endsWith(']') ? host.slice(1, -1) : host;
+}
+/** 16 bytes for any IP literal; IPv4 becomes its IPv4-mapped IPv6 form (::ffff:a.b.c.d). */
+function parseIp(text) {
+    const family = (0,external_node_net_.isIP)(text);
+    if (family === 4) {
+        const bytes = new Uint8Array(16);
+        bytes.set(IPV4_MAPPED.subarray(0, 12));
+        text.split('.').forEach((part, index) => (bytes[12 + index] = Number(part)));
+        return bytes;
+    }
+    if (family !== 6 || text.includes('%'))
+        return undefined;
+    let head = text;
+    let tailV4 = [];
+    const lastColon = text.lastIndexOf(':');
+    if (text.slice(lastColon + 1).includes('.')) {
+        tailV4 = text
+            .slice(lastColon + 1)
+            .split('.')
+            .map(Number);
+        head = `${text.slice(0, lastColon + 1)}0:0`;
+    }
+    const [left, right] = head.split('::');
+    const leftGroups = left === '' ? [] : left.split(':');
+    const rightGroups = right === undefined || right === '' ? [] : right.split(':');
+    const missing = 8 - leftGroups.length - rightGroups.length;
+    const groups = [
+        ...leftGroups,
+        ...Array(right === undefined ? 0 : missing).fill('0'),
+        ...rightGroups
+    ];
+    const bytes = new Uint8Array(16);
+    groups.forEach((group, index) => {
+        const value = parseInt(group, 16);
+        bytes[index * 2] = value >> 8;
+        bytes[index * 2 + 1] = value & 0xff;
+    });
+    if (tailV4.length === 4)
+        bytes.set(tailV4, 12);
+    return bytes;
+}
+function formatIpv6(bytes) {
+    if (inPrefix(bytes, IPV4_MAPPED, 96))
+        return `::ffff:${Array.from(bytes.subarray(12)).join('.')}`;
+    const groups = [];
+    for (let i = 0; i < 16; i += 2)
+        groups.push((bytes[i] << 8) | bytes[i + 1]);
+    // Compress the longest run (length >= 2) of zero groups, as RFC 5952 says.
+    let bestStart = -1;
+    let bestLength = 0;
+    for (let i = 0; i < 8;) {
+        if (groups[i] !== 0) {
+            i++;
+            continue;
+        }
+        let j = i;
+        while (j < 8 && groups[j] === 0)
+            j++;
+        if (j - i > bestLength && j - i >= 2) {
+            bestStart = i;
+            bestLength = j - i;
+        }
+        i = j;
+    }
+    const hex = groups.map(group => group.toString(16));
+    if (bestStart === -1)
+        return hex.join(':');
+    const left = hex.slice(0, bestStart).join(':');
+    const right = hex.slice(bestStart + bestLength).join(':');
+    return `${left}::${right}`;
+}
+function inPrefix(bytes, network, bits) {
+    for (let bit = 0; bit < bits; bit += 8) {
+        const remaining = Math.min(8, bits - bit);
+        const mask = (0xff << (8 - remaining)) & 0xff;
+        const index = bit / 8;
+        if ((bytes[index] & mask) !== (network[index] & mask))
+            return false;
+    }
+    return true;
+}
+function range(cidr) {
+    const [address, bits] = cidr.split('/');
+    const bytes = parseIp(address);
+    return { bytes, bits: (0,external_node_net_.isIP)(address) === 4 ? 96 + Number(bits) : Number(bits) };
+}
+const IPV4_MAPPED = Uint8Array.from([0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xff, 0, 0, 0, 0]);
+const NAT64 = range('64:ff9b::/96').bytes;
+const GLOBAL_UNICAST = range('2000::/3');
+/** IANA special-purpose IPv4 blocks that are not globally reachable unicast. */
+const NON_PUBLIC_IPV4 = [
+    '0.0.0.0/8', // "this network"
+    '10.0.0.0/8', // private
+    '100.64.0.0/10', // carrier-grade NAT (also some clouds' metadata, e.g. 100.100.100.200)
+    '127.0.0.0/8', // loopback
+    '169.254.0.0/16', // link-local, with the cloud metadata address 169.254.169.254
+    '172.16.0.0/12', // private
+    '192.0.0.0/24', // IETF protocol assignments (some clouds' metadata, e.g. 192.0.0.192)
+    '192.0.2.0/24', // documentation
+    '192.88.99.0/24', // 6to4 relay anycast (deprecated)
+    '192.168.0.0/16', // private
+    '198.18.0.0/15', // benchmarking
+    '198.51.100.0/24', // documentation
+    '203.0.113.0/24', // documentation
+    '224.0.0.0/4', // multicast
+    '240.0.0.0/4' // reserved, with the limited broadcast address
+].map(range);
+/** Special ranges inside 2000::/3 (everything outside it is already refused). */
+const NON_PUBLIC_IN_GLOBAL_UNICAST = [
+    '2001::/23', // IETF protocol assignments: Teredo (embeds IPv4), benchmarking, ORCHID
+    '2001:db8::/32', // documentation
+    '2002::/16', // 6to4 (embeds IPv4)
+    '3fff::/20' // documentation
+].map(range);
+function isPublicIpv4(fourBytes) {
+    const bytes = new Uint8Array(16);
+    bytes.set(IPV4_MAPPED.subarray(0, 12));
+    bytes.set(fourBytes, 12);
+    return !NON_PUBLIC_IPV4.some(block => inPrefix(bytes, block.bytes, block.bits));
+}
+
+;// CONCATENATED MODULE: ./src/inputs.ts
+
+
+
+
+
+
+
+
+const NETWORK_MODES = (/* unused pure expression or super */ null && (['restricted', 'open']));
+const PUBLISH_MODES = ['auto', 'comment', 'commit', 'pull-request', 'patch'];
+/**
+ * Variables the `env` input may not set: they would hand the agent a credential or route its
+ * traffic around the gateway and the proxy.
+ */
+const RESERVED_ENV = new Set([
+    'ANTHROPIC_API_KEY',
+    'ANTHROPIC_AUTH_TOKEN',
+    'CLAUDE_CODE_OAUTH_TOKEN',
+    'ANTHROPIC_BASE_URL',
+    'HTTP_PROXY',
+    'HTTPS_PROXY',
+    'NO_PROXY',
+    'ALL_PROXY',
+    'http_proxy',
+    'https_proxy',
+    'no_proxy',
+    'all_proxy',
+    'HOME',
+    'SANDBOX_DIR',
+    // Also given to the docker client that starts the container (see clientEnvForRun).
+    'PATH',
+    'DOCKER_HOST',
+    'DOCKER_CONTEXT',
+    'DOCKER_CONFIG',
+    'DOCKER_CERT_PATH',
+    'DOCKER_TLS_VERIFY'
+]);
+/** The folder that holds action.yml (dist/ sits beside docker/ in the published action). */
+function actionRoot() {
+    const here = path.dirname(fileURLToPath(import.meta.url));
+    // Bundled: <root>/dist/index.js or <root>/dist/cli/index.js; from sources: <root>/src/inputs.ts.
+    for (const candidate of [path.join(here, '..'), path.join(here, '..', '..')]) {
+        if (existsSync(path.join(candidate, 'docker', 'Dockerfile.agent')))
+            return candidate;
+    }
+    return path.join(here, '..');
+}
+/** Splits a list input on newlines and commas, trimming and dropping empty entries. */
+function splitList(value) {
+    return value
+        .split(/[\n,]/)
+        .map(item => item.trim())
+        .filter(item => item.length > 0);
+}
+/** Splits on whitespace, newlines and commas (package lists). */
+function splitWords(value) {
+    return value
+        .split(/[\s,]+/)
+        .map(item => item.trim())
+        .filter(item => item.length > 0);
+}
+/** Parses newline-separated KEY=VALUE lines (build-args); every malformed line is an error. */
+function parseKeyValueLines(value, inputName) {
+    const result = {};
+    value.split('\n').forEach((raw, index) => {
+        const line = raw.trim();
+        if (line === '' || line.startsWith('#'))
+            return;
+        const eq = line.indexOf('=');
+        const key = eq > 0 ? line.slice(0, eq).trim() : '';
+        if (!/^[A-Za-z_][A-Za-z0-9_]*$/.test(key)) {
+            throw new ConfigurationError(`Input \`${inputName}\` line ${index + 1} is not KEY=VALUE: "${truncate(line, 60)}"`, 'Write one KEY=VALUE per line, with a key of letters, digits and underscores');
+        }
+        result[key] = line.slice(eq + 1);
+    });
+    return result;
+}
+/** Parses the `env` input: KEY=VALUE, or bare KEY copied from the runner's environment. */
+function parseEnvInput(value, runnerEnv) {
+    const result = {};
+    value.split('\n').forEach((raw, index) => {
+        const line = raw.trim();
+        if (line === '' || line.startsWith('#'))
+            return;
+        const eq = line.indexOf('=');
+        const key = eq === -1 ? line : line.slice(0, eq).trim();
+        if (!/^[A-Za-z_][A-Za-z0-9_]*$/.test(key)) {
+            throw new ConfigurationError(`Input \`env\` line ${index + 1} is not KEY=VALUE or KEY: "${truncate(line, 60)}"`, 'Write one KEY=VALUE (or a bare KEY to copy it from the runner) per line');
+        }
+        if (RESERVED_ENV.has(key)) {
+            throw new ConfigurationError(`Input \`env\` may not set ${key}: the sandbox sets it to keep credentials out and traffic on the gateway`, 'Remove it; use anthropic-base-url for the API endpoint and allowed-domains for egress');
+        }
+        if (eq === -1) {
+            const copied = runnerEnv[key];
+            if (copied !== undefined)
+                result[key] = copied;
+        }
+        else {
+            result[key] = line.slice(eq + 1);
+        }
+    });
+    return result;
+}
+function truncate(text, max) {
+    return text.length > max ? `${text.slice(0, max)}…` : text;
+}
+function parseBoolean(value, inputName, fallback) {
+    const v = value.trim().toLowerCase();
+    if (v === '')
+        return fallback;
+    if (['true', 'yes', '1'].includes(v))
+        return true;
+    if (['false', 'no', '0'].includes(v))
+        return false;
+    throw new errors_ConfigurationError(`Input \`${inputName}\` must be true or false, got "${value}"`);
+}
+function parsePositiveInteger(value, inputName) {
+    const v = value.trim();
+    if (v === '')
+        return undefined;
+    if (!/^\d+$/.test(v) || Number(v) < 1) {
+        throw new ConfigurationError(`Input \`${inputName}\` must be a positive whole number, got "${value}"`);
+    }
+    return Number(v);
+}
+function parsePositiveNumber(value, inputName, fallback) {
+    const v = value.trim();
+    if (v === '')
+        return fallback;
+    const n = Number(v);
+    if (!/^\d*\.?\d+$/.test(v) || !Number.isFinite(n) || n <= 0) {
+        throw new ConfigurationError(`Input \`${inputName}\` must be a positive number, got "${value}"`);
+    }
+    return n;
+}
+function oneOf(value, allowed, inputName, fallback) {
+    const v = value.trim();
+    if (v === '')
+        return fallback;
+    if (allowed.includes(v))
+        return v;
+    throw new errors_ConfigurationError(`Input \`${inputName}\` must be one of ${allowed.join(', ')}, got "${value}"`);
+}
+/** Splits `claude-args` like a shell would split words, refusing shell operators. */
+function splitClaudeArgs(value) {
+    const words = [];
+    for (const entry of shellQuote.parse(value, name => `$${name}`)) {
+        if (typeof entry === 'string') {
+            words.push(entry);
+        }
+        else if ('comment' in entry) {
+            break;
+        }
+        else if ('pattern' in entry) {
+            words.push(entry.pattern);
+        }
+        else {
+            throw new ConfigurationError(`Input \`claude-args\` contains the shell operator "${entry.op}"; it is split into words, never run by a shell`, 'Quote it if it is meant literally');
+        }
+    }
+    return words;
+}
+/** The certificate blocks of a PEM text, whatever else it holds (a private key, say). */
+function certificateBlocks(text) {
+    return text.match(/-----BEGIN CERTIFICATE-----[\s\S]+?-----END CERTIFICATE-----/g) ?? [];
+}
+/** Whether `file` is `dir` or below it (lexically). */
+function isInside(dir, file) {
+    const relative = path.relative(dir, file);
+    return relative === '' || (!relative.startsWith('..') && !path.isAbsolute(relative));
+}
+function resolveFrom(base, p) {
+    return path.isAbsolute(p) ? p : path.resolve(base, p);
+}
+function readPromptInputs(read) {
+    const prompt = read('prompt');
+    const promptFile = read('prompt-file').trim();
+    if (prompt.trim() !== '' && promptFile !== '') {
+        throw new ConfigurationError('Both `prompt` and `prompt-file` are set', 'Set only one of them');
+    }
+    // An empty prompt is allowed here: a comment trigger carries its own request. requirePrompt
+    // refuses it once the event is known to bring none. prompt-file is read by prompt-file.ts
+    // once the event is known (on pull requests it comes from the base commit).
+    return { prompt, promptFile: promptFile || undefined };
+}
+function readCaCertificates(read, workspace) {
+    const value = read('ca-certificates').trim();
+    if (value === '')
+        return undefined;
+    const file = resolveFrom(workspace, value);
+    // Through a link (the file's or a parent directory's) a checkout could name any file.
+    if (isInside(workspace, file) &&
+        existsSync(file) &&
+        realpathSync(file) !== path.join(realpathSync(workspace), path.relative(workspace, file))) {
+        throw new ConfigurationError(`Input \`ca-certificates\` names ${file}, a symbolic link inside the repository`, 'Give the bundle itself: a link in the checkout could point at any file of the runner');
+    }
+    if (!existsSync(file) || !statSync(file).isFile()) {
+        throw new ConfigurationError(`Input \`ca-certificates\` names ${file}, which does not exist`, 'Give the path of a PEM bundle (-----BEGIN CERTIFICATE----- blocks)');
+    }
+    const text = readFileSync(file, 'utf8');
+    if (certificateBlocks(text).length === 0) {
+        throw new ConfigurationError(`Input \`ca-certificates\` names ${file}, which is not a PEM file (no -----BEGIN CERTIFICATE----- block)`, 'Give a PEM bundle; convert a DER file with `openssl x509 -inform der -in cert.cer -out cert.pem`');
+    }
+    return file;
+}
+/** Reads and validates every input. Throws ConfigurationError on the first mistake. */
+function getSettings(read, env = process.env) {
+    const workspaceInput = read('working-directory').trim();
+    const workspace = path.resolve(workspaceInput || env.GITHUB_WORKSPACE || process.cwd());
+    if (!existsSync(workspace) || !statSync(workspace).isDirectory()) {
+        throw new ConfigurationError(`The repository directory ${workspace} does not exist`, 'Check out the repository first (actions/checkout), or fix `working-directory`');
+    }
+    const claudeCodeVersion = read('claude-code-version').trim() || DEFAULT_CLAUDE_CODE_VERSION;
+    if (!/^\d+\.\d+\.\d+(-[0-9A-Za-z.-]+)?$/.test(claudeCodeVersion)) {
+        throw new ConfigurationError(`Input \`claude-code-version\` must be an exact version such as ${DEFAULT_CLAUDE_CODE_VERSION}, got "${claudeCodeVersion}"`, 'Ranges and tags are refused so the cached image matches what runs');
+    }
+    const timeoutMinutes = parsePositiveNumber(read('timeout-minutes'), 'timeout-minutes', 30);
+    const memory = read('memory').trim() || '4g';
+    if (!/^\d+(\.\d+)?[bkmgBKMG]?$/.test(memory)) {
+        throw new ConfigurationError(`Input \`memory\` must be a docker size such as 4g or 512m, got "${memory}"`);
+    }
+    const cpus = String(parsePositiveNumber(read('cpus'), 'cpus', 2));
+    const dockerfileInput = read('dockerfile').trim();
+    const bundledDockerfile = dockerfileInput === '';
+    const dockerfile = bundledDockerfile
+        ? path.join(actionRoot(), 'docker', 'Dockerfile.agent')
+        : resolveFrom(workspace, dockerfileInput);
+    const image = read('image').trim() || undefined;
+    if (!image && (!existsSync(dockerfile) || !statSync(dockerfile).isFile())) {
+        throw new ConfigurationError(`Input \`dockerfile\` names ${dockerfile}, which does not exist`, 'Give a path relative to the repository, or leave it empty to use the bundled image');
+    }
+    const apiKey = read('anthropic-api-key').trim() || undefined;
+    const oauthToken = read('claude-code-oauth-token').trim() || undefined;
+    const baseUrl = read('anthropic-base-url').trim() || 'https://api.anthropic.com';
+    if (!/^https?:\/\/[^\s/]+/.test(baseUrl)) {
+        throw new ConfigurationError(`Input \`anthropic-base-url\` must be an http(s) URL, got "${baseUrl}"`);
+    }
+    return {
+        task: {
+            ...readPromptInputs(read),
+            model: read('model').trim() || undefined,
+            maxTurns: parsePositiveInteger(read('max-turns'), 'max-turns'),
+            allowedTools: splitList(read('allowed-tools')),
+            disallowedTools: splitList(read('disallowed-tools')),
+            appendSystemPrompt: read('append-system-prompt').trim() || undefined,
+            claudeArgs: splitClaudeArgs(read('claude-args')),
+            claudeCodeVersion,
+            timeoutMs: Math.round(timeoutMinutes * 60_000)
+        },
+        credentials: { apiKey, oauthToken, baseUrl },
+        sandbox: {
+            network: oneOf(read('network'), NETWORK_MODES, 'network', 'restricted'),
+            allowedDomains: validAllowedDomains(read('allowed-domains')),
+            env: parseEnvInput(read('env'), env),
+            memory,
+            cpus,
+            pidsLimit: parsePositiveInteger(read('pids-limit'), 'pids-limit') ?? 1024,
+            workspace
+        },
+        image: {
+            image,
+            dockerfile,
+            bundledDockerfile,
+            buildArgs: parseKeyValueLines(read('build-args'), 'build-args'),
+            extraPackages: splitWords(read('extra-packages')),
+            caCertificates: readCaCertificates(read, workspace),
+            cache: parseBoolean(read('cache'), 'cache', true)
+        },
+        publish: getPublishSettings(read),
+        trigger: {
+            triggerPhrase: read('trigger-phrase').trim() || '@claude',
+            labelTrigger: read('label-trigger').trim() || undefined
+        }
+    };
+}
+/** A run needs a task: the prompt, or an event (a trigger comment, an issue) that brings one. */
+function requirePrompt(prompt, eventBringsText) {
+    if (prompt.trim() !== '' || eventBringsText)
+        return;
+    throw new ConfigurationError('No task: neither `prompt` nor `prompt-file` is set', 'Add `prompt: <the task>` (or `prompt-file: path`) under `with:`');
+}
+/** Parsed here only to refuse a bad entry before anything starts; the proxy parses it again. */
+function validAllowedDomains(text) {
+    parseAllowedDomains(text);
+    return text;
+}
+/** The publishing inputs, shared by action.yml and publish/action.yml (src/publish-main.ts). */
+function getPublishSettings(read) {
+    const protectedPaths = read('protected-paths');
+    return {
+        mode: oneOf(read('publish'), PUBLISH_MODES, 'publish', 'auto'),
+        githubToken: read('github-token').trim() || undefined,
+        branch: read('branch').trim() || undefined,
+        baseBranch: read('base-branch').trim() || undefined,
+        commitMessage: read('commit-message').trim() || undefined,
+        prTitle: read('pr-title').trim() || undefined,
+        prBody: read('pr-body').trim() || undefined,
+        prLabels: splitList(read('pr-labels')),
+        prDraft: parseBoolean(read('pr-draft'), 'pr-draft', false),
+        protectedPaths: protectedPaths.trim() === '' ? [...DEFAULT_PROTECTED_PATHS] : splitList(protectedPaths)
+    };
+}
+/** Credentials are checked apart from the rest: a run that decides not to act needs none. */
+function requireCredentials(settings, env = process.env) {
+    if (settings.credentials.apiKey || settings.credentials.oauthToken)
+        return;
+    const fork = env.GITHUB_EVENT_NAME === 'pull_request';
+    throw new ConfigurationError('No credentials: `anthropic-api-key` and `claude-code-oauth-token` are both empty' +
+        (fork ? ' (pull requests from forks get no secrets)' : ''), 'Add `anthropic-api-key: ${{ secrets.ANTHROPIC_API_KEY }}` under `with:` and create that repository secret');
+}
+
 ;// CONCATENATED MODULE: ./src/publish-main.ts
+
 
 
 
@@ -44252,12 +45410,12 @@ const OUTPUTS = {
 async function runPublish(env = process.env) {
     try {
         const read = (name) => getInput(name);
-        const settings = readPublishSettings(read);
+        const settings = getPublishSettings(read);
         const base = env.GITHUB_WORKSPACE || process.cwd();
         const workspace = external_node_path_default().resolve(base, read('working-directory').trim() || '.');
         const patch = read('patch').trim();
         if (patch === '') {
-            throw new ConfigurationError('`patch` is empty', 'Pass the patch made by the run: `patch: ${{ steps.<id>.outputs.patch-path }}`, or the file downloaded from its artifact');
+            throw new errors_ConfigurationError('`patch` is empty', 'Pass the patch made by the run: `patch: ${{ steps.<id>.outputs.patch-path }}`, or the file downloaded from its artifact');
         }
         const patchPath = external_node_path_default().resolve(workspace, patch);
         const report = await runReport(read('execution-file').trim(), workspace);

@@ -1,64 +1,7 @@
 import { createReadStream } from 'node:fs'
 import { access } from 'node:fs/promises'
 import { createInterface } from 'node:readline'
-import { ConfigurationError } from '../errors.js'
-import type { PublishMode, PublishSettings } from '../settings.js'
 import type { RunReport } from './publish.js'
-
-/** Reads one input by its action.yml name; '' when unset (core.getInput). */
-export type InputReader = (name: string) => string
-
-const MODES: readonly PublishMode[] = ['auto', 'comment', 'commit', 'pull-request', 'patch']
-
-export const DEFAULT_PROTECTED_PATHS = ['.github/workflows/**']
-
-function list(value: string): string[] {
-  return value
-    .split(/[\n,]/)
-    .map(item => item.trim())
-    .filter(item => item !== '')
-}
-
-function bool(value: string, input: string, fallback: boolean): boolean {
-  const v = value.trim().toLowerCase()
-  if (v === '') return fallback
-  if (v === 'true') return true
-  if (v === 'false') return false
-  throw new ConfigurationError(`\`${input}\` must be true or false, not ${JSON.stringify(value)}`)
-}
-
-/** The publishing inputs, shared by action.yml and publish/action.yml. */
-export function readPublishSettings(read: InputReader): PublishSettings {
-  const rawMode = read('publish').trim() || 'auto'
-  if (!(MODES as readonly string[]).includes(rawMode)) {
-    throw new ConfigurationError(
-      `\`publish\` must be one of ${MODES.join(', ')}, not ${JSON.stringify(rawMode)}`
-    )
-  }
-  const optional = (name: string): string | undefined => read(name).trim() || undefined
-  const settings: PublishSettings = {
-    mode: rawMode as PublishMode,
-    prLabels: list(read('pr-labels')),
-    prDraft: bool(read('pr-draft'), 'pr-draft', false),
-    protectedPaths:
-      read('protected-paths').trim() === ''
-        ? [...DEFAULT_PROTECTED_PATHS]
-        : list(read('protected-paths'))
-  }
-  const fields: Array<[keyof PublishSettings, string]> = [
-    ['githubToken', 'github-token'],
-    ['branch', 'branch'],
-    ['baseBranch', 'base-branch'],
-    ['commitMessage', 'commit-message'],
-    ['prTitle', 'pr-title'],
-    ['prBody', 'pr-body']
-  ]
-  for (const [key, input] of fields) {
-    const value = optional(input)
-    if (value !== undefined) Object.assign(settings, { [key]: value })
-  }
-  return settings
-}
 
 interface TranscriptLine {
   type?: string

@@ -130,10 +130,12 @@ export async function prepareImage(
   if (settings.cache) {
     const restored = await restoreImage({ key, tarPath, log: cacheLog })
     if (restored.hit) {
-      const id = (await imageId(tag)) ?? restored.imageId ?? ''
+      // docker save kept the tag, so the loaded image answers to it; its id if the tag is missing.
+      const tagged = await imageId(tag)
+      const id = tagged ?? restored.imageId ?? ''
       log.info(`Restored the agent image from the cache (key ${key})`)
       return {
-        ref: id && (await imageId(tag)) ? tag : id,
+        ref: tagged ? tag : id,
         id,
         cacheHit: true,
         built: false,
