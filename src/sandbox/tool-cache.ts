@@ -1,0 +1,518 @@
+import { lstatSync, realpathSync } from 'node:fs'
+import path from 'node:path'
+import { RUN_LABEL, SANDBOX_MOUNT } from '../constants.js'
+import { docker } from '../docker.js'
+import { errorMessage } from '../errors.js'
+
+/**
+ * "What the job set up is what the agent has": the runner's tool cache ($RUNNER_TOOL_CACHE,
+ * where actions/setup-node, setup-python, setup-go, setup-java … install) is mounted read-only
+ * at its own path, the step's PATH entries under it come first on the container's PATH, and the
+ * toolchain variables that point into it come along. The repository is also mounted a second
+ * time at its host path, so what the job installed into it (a `.venv` whose scripts start with
+ * `#!/home/runner/work/app/app/.venv/bin/python`, editable installs' `.pth` files) works inside.
+ *
+ * Nothing else of the host is mounted: a tool cache whose path would expose more than itself
+ * (`/`, `/usr`, an ancestor of the workspace or of $HOME …) or land on a path the sandbox uses is
+ * left out with a warning.
+ */
+
+/** Scalar variables passed to the container when their whole value lies under the tool cache. */
+export const TOOLCHAIN_VARIABLES = [
+  'JAVA_HOME',
+  'GOROOT',
+  'GOPATH',
+  'pythonLocation',
+  'Python_ROOT_DIR',
+  'Python2_ROOT_DIR',
+  'Python3_ROOT_DIR',
+  'DOTNET_ROOT'
+] as const
+/** setup-java's per-version homes: JAVA_HOME_17_X64, JAVA_HOME_21_ARM64 … */
+export const VERSIONED_JAVA_HOME = /^JAVA_HOME_\d+_[A-Za-z0-9]+$/
+/** Colon-separated lists of which only the entries under the tool cache are passed. */
+export const TOOLCHAIN_LIST_VARIABLES = ['PKG_CONFIG_PATH', 'LD_LIBRARY_PATH'] as const
+
+/** The image's PATH when its configuration has none (Debian's default). */
+export const DEFAULT_IMAGE_PATH = '/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin'
+
+/** One tool installed by a setup-* action: `<root>/<tool>/<version>/<arch>`. */
+export interface Toolchain {
+  /** The tool's directory name in the cache (`node`, `Python`, `go`, `Java_Temurin-Hotspot_jdk`). */
+  tool: string
+  version: string
+  arch: string
+  /** `<root>/<tool>/<version>/<arch>` */
+  dir: string
+  /** The step's PATH entries inside `dir`, in PATH order. */
+  pathEntries: string[]
+}
+
+export interface ToolCachePlan {
+  /** Host path of the tool cache, which is also its path inside the container; none if left out. */
+  root?: string
+  /** The step's PATH entries under the tool cache or the workspace, in PATH order. */
+  pathEntries: string[]
+  /** Toolchain variables (see TOOLCHAIN_VARIABLES) pointing into the tool cache. */
+  env: Record<string, string>
+  toolchains: Toolchain[]
+}
+
+/** Where the repository is mounted inside; its host path is mounted too (workspaceAlias). */
+const CONTAINER_WORKSPACE = '/workspace'
+
+/**
+ * Container paths a host path must not be mounted on or above: the sandbox's own mounts and the
+ * image's system directories (a tool cache at /usr/local would hide the CLI).
+ */
+const RESERVED_CONTAINER_PATHS = [
+  CONTAINER_WORKSPACE,
+  SANDBOX_MOUNT,
+  '/proc',
+  '/sys',
+  '/dev',
+  '/etc',
+  '/usr',
+  '/bin',
+  '/sbin',
+  '/lib',
+  '/lib32',
+  '/lib64',
+  '/libx32',
+  '/var',
+  '/boot',
+  '/root',
+  '/run'
+]
+
+/** True when `child` is `parent` or inside it (lexically, both absolute and normalised). */
+export function isWithin(child: string, parent: string): boolean {
+  if (parent === '/') return true
+  return child === parent || child.startsWith(parent.endsWith('/') ? parent : `${parent}/`)
+}
+
+function normalise(p: string): string {
+  return path.resolve(p).replace(/\/+$/, '') || '/'
+}
+
+/**
+ * Why `target` cannot be a mount point inside the container, or undefined when it can. It must be
+ * at least two levels deep and neither on, above nor inside a reserved path (`home` is the
+ * container's home directory, a tmpfs the CLI needs).
+ */
+export function unusableMountTarget(target: string, home: string): string | undefined {
+  const normal = normalise(target)
+  if (normal.split('/').filter(Boolean).length < 2) return `${normal} is too close to /`
+  for (const reserved of [...RESERVED_CONTAINER_PATHS, home]) {
+    if (isWithin(normal, reserved) || isWithin(reserved, normal))
+      return `${normal} overlaps the sandbox's ${reserved}`
+  }
+  // /tmp is a tmpfs inside: a directory in it can be mounted there (local runs, tests), /tmp not.
+  if (isWithin('/tmp', normal)) return `${normal} overlaps the sandbox's /tmp`
+  return undefined
+}
+
+export interface ToolCacheRootOptions {
+  /** $RUNNER_TOOL_CACHE as the step sees it. */
+  toolCache: string | undefined
+  /** Host paths the mount must not contain: the workspace, $RUNNER_TEMP, $HOME, the socket directory. */
+  hostPrivate: string[]
+  /** The container's home directory. */
+  home: string
+}
+
+export type ToolCacheRoot = { root: string } | { skipped: string }
+
+/**
+ * The tool cache to mount, or why it is left out. Undefined when the runner has none (the
+ * variable is unset or the directory does not exist): nothing to say then.
+ */
+export function toolCacheRoot(options: ToolCacheRootOptions): ToolCacheRoot | undefined {
+  if (!options.toolCache || !path.isAbsolute(options.toolCache)) return undefined
+  const root = normalise(options.toolCache)
+  let real: string
+  try {
+    if (!lstatSync(root).isDirectory() && !lstatSync(realpathSync(root)).isDirectory())
+      return undefined
+    real = realpathSync(root)
+  } catch {
+    return undefined
+  }
+  const target = unusableMountTarget(root, options.home)
+  if (target) return { skipped: target }
+  if (real.split('/').filter(Boolean).length < 2) return { skipped: `it is ${real} on the host` }
+  for (const hostPath of options.hostPrivate) {
+    const other = normalise(hostPath)
+    let otherReal = other
+    try {
+      otherReal = realpathSync(other)
+    } catch {
+      // Not there (yet): compare the path as given.
+    }
+    if (isWithin(other, real) || isWithin(otherReal, real))
+      return { skipped: `it contains ${other}, which must stay out of the sandbox` }
+  }
+  return { root }
+}
+
+/**
+ * Where the repository's host path can be mounted a second time, or undefined when it cannot
+ * (it is /workspace already, or overlaps a reserved path or the tool cache).
+ */
+export function workspaceAlias(
+  workspace: string,
+  home: string,
+  toolCache?: string
+): string | undefined {
+  const alias = normalise(workspace)
+  if (alias === CONTAINER_WORKSPACE) return undefined
+  if (unusableMountTarget(alias, home)) return undefined
+  if (toolCache && (isWithin(alias, toolCache) || isWithin(toolCache, alias))) return undefined
+  return alias
+}
+
+/**
+ * The plan (pure): which PATH entries and variables of the step come along. `stepPath` is the
+ * step's PATH (what setup-* actions added through $GITHUB_PATH is in it), `env` the step's
+ * environment, `workspace` the repository's host path (PATH entries and VIRTUAL_ENV under it come
+ * along too, as the repository is mounted at that path as well).
+ */
+export function planToolCache(
+  root: string | undefined,
+  stepPath: string,
+  env: Record<string, string | undefined>,
+  workspace?: string
+): ToolCachePlan {
+  const under = (value: string): boolean =>
+    root !== undefined && path.isAbsolute(value) && isWithin(normalise(value), root)
+  const inWorkspace = (value: string): boolean =>
+    workspace !== undefined && path.isAbsolute(value) && isWithin(normalise(value), normalise(workspace))
+
+  const pathEntries: string[] = []
+  for (const entry of stepPath.split(':')) {
+    if (entry === '' || !(under(entry) || inWorkspace(entry))) continue
+    const normal = normalise(entry)
+    if (!pathEntries.includes(normal)) pathEntries.push(normal)
+  }
+
+  const result: Record<string, string> = {}
+  for (const [name, value] of Object.entries(env)) {
+    if (value === undefined || value === '') continue
+    const scalar =
+      (TOOLCHAIN_VARIABLES as readonly string[]).includes(name) || VERSIONED_JAVA_HOME.test(name)
+    if (scalar && under(value)) result[name] = value
+    if (name === 'VIRTUAL_ENV' && inWorkspace(value)) result[name] = value
+    if ((TOOLCHAIN_LIST_VARIABLES as readonly string[]).includes(name)) {
+      const kept = value.split(':').filter(under)
+      if (kept.length > 0) result[name] = kept.join(':')
+    }
+  }
+
+  const toolchains: Toolchain[] = []
+  for (const entry of pathEntries) {
+    if (root === undefined || !under(entry)) continue
+    const [tool, version, arch] = path.relative(root, entry).split('/')
+    if (!tool || !version || !arch) continue
+    const dir = path.join(root, tool, version, arch)
+    const known = toolchains.find(t => t.dir === dir)
+    if (known) known.pathEntries.push(entry)
+    else toolchains.push({ tool, version, arch, dir, pathEntries: [entry] })
+  }
+  return { root, pathEntries, env: result, toolchains }
+}
+
+/** The container's PATH: the step's toolchain entries first, then the image's own PATH. */
+export function containerPath(plan: ToolCachePlan, imagePath: string | undefined): string {
+  const rest = (imagePath || DEFAULT_IMAGE_PATH).split(':').filter(Boolean)
+  return [...plan.pathEntries, ...rest.filter(entry => !plan.pathEntries.includes(entry))].join(':')
+}
+
+/** The variables given to the container: PATH and the toolchain variables. */
+export function toolchainEnv(plan: ToolCachePlan, imagePath: string | undefined): Record<string, string> {
+  return { ...plan.env, PATH: containerPath(plan, imagePath) }
+}
+
+// --- probing the tools inside the image -----------------------------------------------------
+
+/** The command each known tool answers cheaply with its version. */
+export function versionCommand(tool: string): { executables: string[]; args: string[] } | undefined {
+  const name = tool.toLowerCase()
+  if (name === 'node') return { executables: ['node'], args: ['--version'] }
+  if (name === 'python') return { executables: ['python3', 'python'], args: ['--version'] }
+  if (name === 'pypy') return { executables: ['pypy3', 'pypy'], args: ['--version'] }
+  if (name === 'go') return { executables: ['go'], args: ['version'] }
+  if (name.startsWith('java') || name.includes('jdk'))
+    return { executables: ['java'], args: ['-version'] }
+  if (name === 'ruby') return { executables: ['ruby'], args: ['--version'] }
+  if (name === 'dotnet') return { executables: ['dotnet'], args: ['--version'] }
+  if (name === 'bun') return { executables: ['bun'], args: ['--version'] }
+  if (name === 'deno') return { executables: ['deno'], args: ['--version'] }
+  return undefined
+}
+
+const PROBE_MARK = 'TOOLPROBE'
+
+function shellQuote(word: string): string {
+  return `'${word.replace(/'/g, `'\\''`)}'`
+}
+
+/**
+ * A POSIX shell script that runs each toolchain's version command once (10 s each at most) and
+ * prints `TOOLPROBE <index> <exit code> <base64 of the first 400 bytes of output>` per toolchain.
+ * Tools it does not know are not probed.
+ */
+export function probeScript(toolchains: Toolchain[]): string {
+  const lines = ['#!/bin/sh', 'probe() {', '  i="$1"; shift', '  out=$(timeout 10 "$@" 2>&1 </dev/null)', '  code=$?', `  printf '${PROBE_MARK} %s %s %s\\n' "$i" "$code" "$(printf '%s' "$out" | head -c 400 | base64 | tr -d '\\n')"`, '}']
+  toolchains.forEach((toolchain, index) => {
+    const command = versionCommand(toolchain.tool)
+    if (!command) return
+    const candidates = toolchain.pathEntries.flatMap(dir =>
+      command.executables.map(exe => path.join(dir, exe))
+    )
+    const tests = candidates
+      .map(candidate => `if [ -e ${shellQuote(candidate)} ]; then probe ${index} ${shellQuote(candidate)} ${command.args.map(shellQuote).join(' ')};`)
+      .join(' el')
+    if (tests) lines.push(`${tests} fi`)
+  })
+  return lines.join('\n') + '\n'
+}
+
+export interface ProbeResult {
+  toolchain: Toolchain
+  exitCode: number
+  output: string
+}
+
+/** Reads probeScript's output lines back (pure). */
+export function parseProbeOutput(stdout: string, toolchains: Toolchain[]): ProbeResult[] {
+  const results: ProbeResult[] = []
+  for (const line of stdout.split('\n')) {
+    const match = new RegExp(`^${PROBE_MARK} (\\d+) (\\d+) ?([A-Za-z0-9+/=]*)$`).exec(line.trim())
+    const toolchain = match ? toolchains[Number(match[1])] : undefined
+    if (!match || !toolchain) continue
+    results.push({
+      toolchain,
+      exitCode: Number(match[2]),
+      output: Buffer.from(match[3] ?? '', 'base64').toString('utf8')
+    })
+  }
+  return results
+}
+
+/** Why a probe failed, in a few words, from its exit code and output. */
+export function probeFailure(result: ProbeResult): string {
+  const first =
+    result.output
+      .split('\n')
+      .map(line => line.trim())
+      .find(line => line !== '') ?? ''
+  const why =
+    result.exitCode === 124
+      ? 'it did not answer within 10 s'
+      : result.exitCode === 126 || result.exitCode === 127
+        ? 'it cannot be executed here (built for another C library or a newer glibc)'
+        : `its version check exited with ${result.exitCode}`
+  return first ? `${why}: ${first.slice(0, 200)}` : why
+}
+
+/** The one warning about tools of the tool cache that cannot run in the image. */
+export function brokenToolsWarning(broken: ProbeResult[]): string {
+  const tools = broken
+    .map(result => `${result.toolchain.tool} ${result.toolchain.version} (${probeFailure(result)})`)
+    .join('; ')
+  return (
+    `Tools from the runner's tool cache cannot run in the sandbox image and were left off its PATH: ${tools}. ` +
+    'Set `base-image` to an image of the runner\'s OS (ubuntu:24.04 for ubuntu-24.04 runners) or one that has these tools, ' +
+    'or set `runner-tool-cache: false` to leave the tool cache out'
+  )
+}
+
+/** The plan without the broken toolchains' PATH entries and the variables that point into them. */
+export function withoutToolchains(plan: ToolCachePlan, broken: Toolchain[]): ToolCachePlan {
+  const dirs = broken.map(toolchain => toolchain.dir)
+  const inBroken = (value: string): boolean => dirs.some(dir => isWithin(normalise(value), dir))
+  const env: Record<string, string> = {}
+  for (const [name, value] of Object.entries(plan.env)) {
+    const kept = value.split(':').filter(entry => !inBroken(entry))
+    if (kept.length > 0) env[name] = kept.join(':')
+  }
+  return {
+    root: plan.root,
+    pathEntries: plan.pathEntries.filter(entry => !inBroken(entry)),
+    env,
+    toolchains: plan.toolchains.filter(toolchain => !dirs.includes(toolchain.dir))
+  }
+}
+
+export interface ProbeOptions {
+  image: string
+  user: { uid: number; gid: number }
+  name: string
+  runId: string
+  timeoutMs?: number
+}
+
+/** `docker run` arguments of the probe: as locked down as the agent's container, no network. */
+export function probeRunArgs(plan: ToolCachePlan & { root: string }, options: ProbeOptions): string[] {
+  return [
+    'run',
+    '--rm',
+    '--name',
+    options.name,
+    '--label',
+    `${RUN_LABEL}=${options.runId}`,
+    '--user',
+    `${options.user.uid}:${options.user.gid}`,
+    '--cap-drop',
+    'ALL',
+    '--security-opt',
+    'no-new-privileges:true',
+    '--read-only',
+    '--tmpfs',
+    '/tmp:rw,nosuid,nodev,size=64m,mode=1777',
+    '--network',
+    'none',
+    '--pids-limit',
+    '256',
+    '--memory',
+    '1g',
+    '--volume',
+    `${plan.root}:${plan.root}:ro`,
+    '--entrypoint',
+    '/bin/sh',
+    options.image,
+    '-c',
+    probeScript(plan.toolchains)
+  ]
+}
+
+/**
+ * Runs every known toolchain's version command once inside the image (one short container, about
+ * half a second) and returns those that failed. A probe that cannot run at all is not a reason to
+ * drop the tools: it says so and reports nothing broken.
+ */
+export async function probeToolchains(
+  plan: ToolCachePlan & { root: string },
+  options: ProbeOptions,
+  warn: (message: string) => void
+): Promise<ProbeResult[]> {
+  if (!plan.toolchains.some(toolchain => versionCommand(toolchain.tool))) return []
+  const timer = setTimeout(() => {
+    void docker(['rm', '--force', options.name])
+  }, options.timeoutMs ?? 60_000)
+  try {
+    const result = await docker(probeRunArgs(plan, options))
+    const results = parseProbeOutput(result.stdout, plan.toolchains)
+    if (result.exitCode !== 0 && results.length === 0) {
+      warn(
+        `Could not check the tool cache's tools in the image (docker exited with ${result.exitCode}: ${result.stderr.trim().split('\n').slice(-1)[0] ?? ''}); they stay on the PATH unchecked`
+      )
+      return []
+    }
+    return results.filter(probe => probe.exitCode !== 0)
+  } catch (error: unknown) {
+    warn(`Could not check the tool cache's tools in the image: ${errorMessage(error)}`)
+    return []
+  } finally {
+    clearTimeout(timer)
+  }
+}
+
+/** The image's own PATH, from its configuration. */
+export async function imagePath(image: string): Promise<string | undefined> {
+  const result = await docker(['image', 'inspect', '--format', '{{json .Config.Env}}', image])
+  if (result.exitCode !== 0) return undefined
+  try {
+    const env = JSON.parse(result.stdout) as unknown
+    if (!Array.isArray(env)) return undefined
+    const entry = env.find((item): item is string => typeof item === 'string' && item.startsWith('PATH='))
+    return entry?.slice('PATH='.length)
+  } catch {
+    return undefined
+  }
+}
+
+/** What the sandbox session needs from this module for one run. */
+export interface ToolchainSetup {
+  /** The tool cache's path (host = container), mounted read-only; undefined when left out. */
+  toolCache?: string
+  /** The repository's host path, mounted a second time there (see workspaceAlias). */
+  workspaceAlias?: string
+  /** PATH and toolchain variables for the container (the `env` input wins over them). */
+  env: Record<string, string>
+  /** The toolchains the agent can use, for its system prompt. */
+  toolchains: Toolchain[]
+}
+
+export interface PrepareToolchainOptions {
+  enabled: boolean
+  workspace: string
+  image: string
+  user: { uid: number; gid: number }
+  home: string
+  runId: string
+  /** Host paths that must stay out of the sandbox ($RUNNER_TEMP, $HOME, the socket directory). */
+  hostPrivate: string[]
+  /** The step's environment (PATH, RUNNER_TOOL_CACHE, toolchain variables). */
+  env?: NodeJS.ProcessEnv
+  log: { info: (message: string) => void; warning: (message: string) => void }
+}
+
+/**
+ * Everything for one run: decides the mount, derives PATH and variables, probes the tools once
+ * in the image and drops (with one warning) those that cannot run there.
+ */
+export async function prepareToolchain(options: PrepareToolchainOptions): Promise<ToolchainSetup> {
+  const env = options.env ?? process.env
+  const root = options.enabled
+    ? toolCacheRoot({
+        toolCache: env.RUNNER_TOOL_CACHE,
+        hostPrivate: [options.workspace, ...options.hostPrivate],
+        home: options.home
+      })
+    : undefined
+  if (root && 'skipped' in root)
+    options.log.warning(
+      `The runner's tool cache (${env.RUNNER_TOOL_CACHE}) is not mounted: ${root.skipped}. Set runner-tool-cache: false to silence this`
+    )
+  const toolCache = root && 'root' in root ? root.root : undefined
+  const alias = workspaceAlias(options.workspace, options.home, toolCache)
+  if (!toolCache) {
+    // The workspace's own PATH entries and virtualenv still work through the second mount.
+    const plan = planToolCache(undefined, env.PATH ?? '', env, alias)
+    const imagePathValue = plan.pathEntries.length > 0 ? await imagePath(options.image) : undefined
+    return {
+      workspaceAlias: alias,
+      env: plan.pathEntries.length > 0 ? toolchainEnv(plan, imagePathValue) : { ...plan.env },
+      toolchains: []
+    }
+  }
+  let plan: ToolCachePlan & { root: string } = {
+    ...planToolCache(toolCache, env.PATH ?? '', env, alias),
+    root: toolCache
+  }
+  const broken = await probeToolchains(
+    plan,
+    {
+      image: options.image,
+      user: options.user,
+      name: `claude-sandbox-probe-${options.runId}`,
+      runId: options.runId
+    },
+    options.log.warning
+  )
+  if (broken.length > 0) {
+    options.log.warning(brokenToolsWarning(broken))
+    plan = { ...withoutToolchains(plan, broken.map(result => result.toolchain)), root: toolCache }
+  }
+  if (plan.toolchains.length > 0)
+    options.log.info(
+      `Toolchains from the runner's tool cache: ${plan.toolchains.map(t => `${t.tool} ${t.version}`).join(', ')}`
+    )
+  return {
+    toolCache,
+    workspaceAlias: alias,
+    env: plan.pathEntries.length > 0 ? toolchainEnv(plan, await imagePath(options.image)) : plan.env,
+    toolchains: plan.toolchains
+  }
+}
