@@ -96,7 +96,10 @@ describe('planToolCache', () => {
       [`${PY}/bin`, PY, NODE_BIN, `${WORKSPACE}/.venv/bin`, IMAGE_PATH].join(':')
     )
     expect(containerPath(plan, undefined)).toBe(containerPath(plan, IMAGE_PATH))
-    expect(toolchainEnv(plan, IMAGE_PATH)).toMatchObject({ PATH: containerPath(plan, IMAGE_PATH), GOROOT: env.GOROOT })
+    expect(toolchainEnv(plan, IMAGE_PATH)).toMatchObject({
+      PATH: containerPath(plan, IMAGE_PATH),
+      GOROOT: env.GOROOT
+    })
   })
 })
 
@@ -105,7 +108,15 @@ describe('where a host path may be mounted', () => {
     expect(unusableMountTarget('/opt/hostedtoolcache', '/home/agent')).toBeUndefined()
     expect(unusableMountTarget('/home/runner/work/_tool', '/home/agent')).toBeUndefined()
     expect(unusableMountTarget('/tmp/runner/tool-cache', '/home/agent')).toBeUndefined()
-    for (const target of ['/', '/opt', '/usr/local/tools', '/workspace/x', '/home/agent/t', '/run', '/tmp'])
+    for (const target of [
+      '/',
+      '/opt',
+      '/usr/local/tools',
+      '/workspace/x',
+      '/home/agent/t',
+      '/run',
+      '/tmp'
+    ])
       expect(unusableMountTarget(target, '/home/agent')).toBeDefined()
     expect(unusableMountTarget('/home', '/home/agent')).toBeDefined()
   })
@@ -130,7 +141,9 @@ describe('where a host path may be mounted', () => {
     expect(toolCacheRoot({ toolCache: cache, hostPrivate: [work], home })).toEqual({ root: cache })
     expect(toolCacheRoot({ toolCache: undefined, hostPrivate: [], home })).toBeUndefined()
     expect(toolCacheRoot({ toolCache: 'relative/dir', hostPrivate: [], home })).toBeUndefined()
-    expect(toolCacheRoot({ toolCache: path.join(base, 'absent'), hostPrivate: [], home })).toBeUndefined()
+    expect(
+      toolCacheRoot({ toolCache: path.join(base, 'absent'), hostPrivate: [], home })
+    ).toBeUndefined()
     // An ancestor of the workspace (or of $HOME, $RUNNER_TEMP …) would expose it read-only.
     expect(toolCacheRoot({ toolCache: base, hostPrivate: [work], home })).toEqual({
       skipped: expect.stringContaining(work)
@@ -191,17 +204,23 @@ describe('probing the tools once in the image', () => {
     expect(warning).toContain('`base-image`')
     expect(warning).toContain('runner-tool-cache: false')
 
-    const kept = withoutToolchains(plan, broken.map(r => r.toolchain))
-    expect(kept.pathEntries).toEqual([`${root}/node/20.11.1/x64/bin`, `${root}/mystery/1.0/x64/bin`])
+    const kept = withoutToolchains(
+      plan,
+      broken.map(r => r.toolchain)
+    )
+    expect(kept.pathEntries).toEqual([
+      `${root}/node/20.11.1/x64/bin`,
+      `${root}/mystery/1.0/x64/bin`
+    ])
     expect(kept.env).toEqual({})
     expect(kept.toolchains.map(t => t.tool)).toEqual(['node', 'mystery'])
   })
 
   it('ignores lines that are not its own', () => {
     const plan = planToolCache(ROOT, NODE_BIN, {})
-    expect(parseProbeOutput('TOOLPROBE 7 0 eA==\nnoise\nTOOLPROBE 0 1 \n', plan.toolchains)).toEqual([
-      { toolchain: plan.toolchains[0], exitCode: 1, output: '' }
-    ])
+    expect(
+      parseProbeOutput('TOOLPROBE 7 0 eA==\nnoise\nTOOLPROBE 0 1 \n', plan.toolchains)
+    ).toEqual([{ toolchain: plan.toolchains[0], exitCode: 1, output: '' }])
   })
 
   it('probes as locked down as the agent: no network, read-only, no capabilities, cache read-only', () => {

@@ -186,7 +186,9 @@ export function planToolCache(
   const under = (value: string): boolean =>
     root !== undefined && path.isAbsolute(value) && isWithin(normalise(value), root)
   const inWorkspace = (value: string): boolean =>
-    workspace !== undefined && path.isAbsolute(value) && isWithin(normalise(value), normalise(workspace))
+    workspace !== undefined &&
+    path.isAbsolute(value) &&
+    isWithin(normalise(value), normalise(workspace))
 
   const pathEntries: string[] = []
   for (const entry of stepPath.split(':')) {
@@ -228,14 +230,19 @@ export function containerPath(plan: ToolCachePlan, imagePath: string | undefined
 }
 
 /** The variables given to the container: PATH and the toolchain variables. */
-export function toolchainEnv(plan: ToolCachePlan, imagePath: string | undefined): Record<string, string> {
+export function toolchainEnv(
+  plan: ToolCachePlan,
+  imagePath: string | undefined
+): Record<string, string> {
   return { ...plan.env, PATH: containerPath(plan, imagePath) }
 }
 
 // --- probing the tools inside the image -----------------------------------------------------
 
 /** The command each known tool answers cheaply with its version. */
-export function versionCommand(tool: string): { executables: string[]; args: string[] } | undefined {
+export function versionCommand(
+  tool: string
+): { executables: string[]; args: string[] } | undefined {
   const name = tool.toLowerCase()
   if (name === 'node') return { executables: ['node'], args: ['--version'] }
   if (name === 'python') return { executables: ['python3', 'python'], args: ['--version'] }
@@ -262,7 +269,15 @@ function shellQuote(word: string): string {
  * Tools it does not know are not probed.
  */
 export function probeScript(toolchains: Toolchain[]): string {
-  const lines = ['#!/bin/sh', 'probe() {', '  i="$1"; shift', '  out=$(timeout 10 "$@" 2>&1 </dev/null)', '  code=$?', `  printf '${PROBE_MARK} %s %s %s\\n' "$i" "$code" "$(printf '%s' "$out" | head -c 400 | base64 | tr -d '\\n')"`, '}']
+  const lines = [
+    '#!/bin/sh',
+    'probe() {',
+    '  i="$1"; shift',
+    '  out=$(timeout 10 "$@" 2>&1 </dev/null)',
+    '  code=$?',
+    `  printf '${PROBE_MARK} %s %s %s\\n' "$i" "$code" "$(printf '%s' "$out" | head -c 400 | base64 | tr -d '\\n')"`,
+    '}'
+  ]
   toolchains.forEach((toolchain, index) => {
     const command = versionCommand(toolchain.tool)
     if (!command) return
@@ -270,7 +285,10 @@ export function probeScript(toolchains: Toolchain[]): string {
       command.executables.map(exe => path.join(dir, exe))
     )
     const tests = candidates
-      .map(candidate => `if [ -e ${shellQuote(candidate)} ]; then probe ${index} ${shellQuote(candidate)} ${command.args.map(shellQuote).join(' ')};`)
+      .map(
+        candidate =>
+          `if [ -e ${shellQuote(candidate)} ]; then probe ${index} ${shellQuote(candidate)} ${command.args.map(shellQuote).join(' ')};`
+      )
       .join(' el')
     if (tests) lines.push(`${tests} fi`)
   })
@@ -322,7 +340,7 @@ export function brokenToolsWarning(broken: ProbeResult[]): string {
     .join('; ')
   return (
     `Tools from the runner's tool cache cannot run in the sandbox image and were left off its PATH: ${tools}. ` +
-    'Set `base-image` to an image of the runner\'s OS (ubuntu:24.04 for ubuntu-24.04 runners) or one that has these tools, ' +
+    "Set `base-image` to an image of the runner's OS (ubuntu:24.04 for ubuntu-24.04 runners) or one that has these tools, " +
     'or set `runner-tool-cache: false` to leave the tool cache out'
   )
 }
@@ -353,7 +371,10 @@ export interface ProbeOptions {
 }
 
 /** `docker run` arguments of the probe: as locked down as the agent's container, no network. */
-export function probeRunArgs(plan: ToolCachePlan & { root: string }, options: ProbeOptions): string[] {
+export function probeRunArgs(
+  plan: ToolCachePlan & { root: string },
+  options: ProbeOptions
+): string[] {
   return [
     'run',
     '--rm',
@@ -425,7 +446,9 @@ export async function imagePath(image: string): Promise<string | undefined> {
   try {
     const env = JSON.parse(result.stdout) as unknown
     if (!Array.isArray(env)) return undefined
-    const entry = env.find((item): item is string => typeof item === 'string' && item.startsWith('PATH='))
+    const entry = env.find(
+      (item): item is string => typeof item === 'string' && item.startsWith('PATH=')
+    )
     return entry?.slice('PATH='.length)
   } catch {
     return undefined
@@ -503,7 +526,13 @@ export async function prepareToolchain(options: PrepareToolchainOptions): Promis
   )
   if (broken.length > 0) {
     options.log.warning(brokenToolsWarning(broken))
-    plan = { ...withoutToolchains(plan, broken.map(result => result.toolchain)), root: toolCache }
+    plan = {
+      ...withoutToolchains(
+        plan,
+        broken.map(result => result.toolchain)
+      ),
+      root: toolCache
+    }
   }
   if (plan.toolchains.length > 0)
     options.log.info(
@@ -512,7 +541,8 @@ export async function prepareToolchain(options: PrepareToolchainOptions): Promis
   return {
     toolCache,
     workspaceAlias: alias,
-    env: plan.pathEntries.length > 0 ? toolchainEnv(plan, await imagePath(options.image)) : plan.env,
+    env:
+      plan.pathEntries.length > 0 ? toolchainEnv(plan, await imagePath(options.image)) : plan.env,
     toolchains: plan.toolchains
   }
 }
