@@ -114,6 +114,16 @@ describe('sandboxNotes with the run’s context', () => {
       'Toolchains the job set up (first on PATH): node 20.11.1 (/opt/hostedtoolcache/node/20.11.1/x64/bin), Python 3.12.2 (/opt/hostedtoolcache/Python/3.12.2/x64/bin).'
     )
     expect(notes).toContain('also mounted at /home/runner/work/app/app')
+    const more = sandboxNotes({
+      network: 'open',
+      availableToolchains: [
+        { tool: 'go', version: '1.22.1', binDir: '/opt/hostedtoolcache/go/1.22.1/x64/bin' }
+      ]
+    })
+    expect(more).toMatch(
+      /Also installed in the runner's tool cache, not on PATH .*: go 1\.22\.1 \(\/opt\/hostedtoolcache\/go\/1\.22\.1\/x64\/bin\)\./
+    )
+    expect(notes).not.toContain('Also installed')
   })
 
   it('says registries cannot be reached and how the workflow opens them', () => {

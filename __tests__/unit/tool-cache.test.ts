@@ -4,6 +4,7 @@ import { chmodSync, mkdirSync, mkdtempSync, symlinkSync, writeFileSync } from 'n
 import os from 'node:os'
 import path from 'node:path'
 import {
+  availableToolchains,
   brokenToolsWarning,
   containerPath,
   parseProbeOutput,
@@ -214,6 +215,19 @@ describe('probing the tools once in the image', () => {
     ])
     expect(kept.env).toEqual({})
     expect(kept.toolchains.map(t => t.tool)).toEqual(['node', 'mystery'])
+  })
+
+  it('lists what else the cache holds (with setup-*’s .complete marker), not what is on PATH', () => {
+    const root = fakeCache()
+    writeFileSync(path.join(root, 'node', '20.11.1', 'x64.complete'), '')
+    mkdirSync(path.join(root, 'node', '18.20.4', 'x64', 'bin'), { recursive: true })
+    writeFileSync(path.join(root, 'node', '18.20.4', 'x64.complete'), '')
+    // Half-installed (no marker): not listed.
+    mkdirSync(path.join(root, 'go', '1.22.1', 'x64'), { recursive: true })
+    const used = planToolCache(root, `${root}/node/20.11.1/x64/bin`, {}).toolchains
+    expect(availableToolchains(root, used).map(t => [t.tool, t.version, t.pathEntries[0]])).toEqual(
+      [['node', '18.20.4', `${root}/node/18.20.4/x64/bin`]]
+    )
   })
 
   it('ignores lines that are not its own', () => {

@@ -18,6 +18,8 @@ export interface SandboxNotesContext {
   protectedPaths?: string[]
   /** Toolchains from the runner's tool cache, first on PATH. */
   toolchains?: NoteToolchain[]
+  /** Installed in the runner's tool cache but not on PATH. */
+  availableToolchains?: NoteToolchain[]
   /** The repository's host path, where it is mounted as well (the job's installs refer to it). */
   workspaceAlias?: string
 }
@@ -61,6 +63,14 @@ export function sandboxNotes(context: NetworkMode | SandboxNotesContext): string
       `Toolchains the job set up (first on PATH): ${toolchains
         .map(t => `${t.tool} ${t.version} (${t.binDir})`)
         .join(', ')}. Use them to build and run the tests.`
+    )
+  }
+  const available = notes.availableToolchains ?? []
+  if (available.length > 0) {
+    lines.push(
+      `Also installed in the runner's tool cache, not on PATH and not checked to run here (prepend the directory to PATH to use one): ${available
+        .map(t => `${t.tool} ${t.version} (${t.binDir})`)
+        .join(', ')}.`
     )
   }
   if (notes.workspaceAlias) {

@@ -12,7 +12,7 @@ import * as core from '@actions/core'
 import { readFileSync, writeFileSync } from 'node:fs'
 import os from 'node:os'
 import path from 'node:path'
-import { claudeArgs } from '../agent/claude-args.js'
+import { claudeArgs, type NoteToolchain } from '../agent/claude-args.js'
 import type { ContainerOutcome } from '../agent/result.js'
 import { TranscriptReader } from '../agent/stream.js'
 import { GATEWAY_SOCKET, IMAGE_USER, PROXY_SOCKET, State } from '../constants.js'
@@ -28,7 +28,7 @@ import { checkDaemonSeesDirectory } from './daemon-visibility.js'
 import { startGateway, type Gateway } from './gateway.js'
 import { startEgressProxy, type DeniedHost, type EgressProxy } from './proxy.js'
 import { clientEnvForRun, dockerRunArgs, type ContainerSpec } from './run-args.js'
-import { prepareToolchain, type ToolchainSetup } from './tool-cache.js'
+import { prepareToolchain, type Toolchain, type ToolchainSetup } from './tool-cache.js'
 import { upstreamProxyFor } from './upstream-proxy.js'
 import { agentUser, lendWorkspaceTo, returnWorkspace } from './workspace.js'
 
@@ -225,13 +225,18 @@ function containerSpec(
       network: sandbox.network,
       allowedDomains: parseAllowedDomains(sandbox.allowedDomains).entries.map(e => e.source),
       protectedPaths: publish.protectedPaths,
-      toolchains: toolchain.toolchains.map(t => ({
-        tool: t.tool,
-        version: t.version,
-        binDir: t.pathEntries[0] ?? t.dir
-      })),
+      toolchains: toolchain.toolchains.map(noteToolchain),
+      availableToolchains: toolchain.available.map(noteToolchain),
       workspaceAlias: toolchain.workspaceAlias
     })
+  }
+}
+
+function noteToolchain(toolchain: Toolchain): NoteToolchain {
+  return {
+    tool: toolchain.tool,
+    version: toolchain.version,
+    binDir: toolchain.pathEntries[0] ?? toolchain.dir
   }
 }
 

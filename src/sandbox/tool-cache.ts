@@ -1,4 +1,4 @@
-import { lstatSync, realpathSync } from 'node:fs'
+import { existsSync, lstatSync, readdirSync, realpathSync } from 'node:fs'
 import path from 'node:path'
 import { RUN_LABEL, SANDBOX_MOUNT } from '../constants.js'
 import { docker } from '../docker.js'
@@ -221,6 +221,40 @@ export function planToolCache(
     else toolchains.push({ tool, version, arch, dir, pathEntries: [entry] })
   }
   return { root, pathEntries, env: result, toolchains }
+}
+
+/** At most this many installed-but-unused toolchains are listed for the agent. */
+const MAX_AVAILABLE = 30
+
+/**
+ * Toolchains installed in the cache (`<tool>/<version>/<arch>` with setup-*'s `<arch>.complete`
+ * marker beside it) that the step did not put on PATH: GitHub-hosted runners come with several
+ * versions of node, Python, Go and Java there. Listed for the agent, not probed.
+ */
+export function availableToolchains(root: string, used: Toolchain[]): Toolchain[] {
+  const found: Toolchain[] = []
+  const dirs = (dir: string): string[] => {
+    try {
+      return readdirSync(dir, { withFileTypes: true })
+        .filter(entry => entry.isDirectory())
+        .map(entry => entry.name)
+        .sort()
+    } catch {
+      return []
+    }
+  }
+  for (const tool of dirs(root)) {
+    for (const version of dirs(path.join(root, tool))) {
+      for (const arch of dirs(path.join(root, tool, version))) {
+        const dir = path.join(root, tool, version, arch)
+        if (!existsSync(`${dir}.complete`) || used.some(t => t.dir === dir)) continue
+        const bin = path.join(dir, 'bin')
+        found.push({ tool, version, arch, dir, pathEntries: [existsSync(bin) ? bin : dir] })
+        if (found.length >= MAX_AVAILABLE) return found
+      }
+    }
+  }
+  return found
 }
 
 /** The container's PATH: the step's toolchain entries first, then the image's own PATH. */
@@ -465,6 +499,8 @@ export interface ToolchainSetup {
   env: Record<string, string>
   /** The toolchains the agent can use, for its system prompt. */
   toolchains: Toolchain[]
+  /** Installed in the tool cache but not on PATH (availableToolchains), for its system prompt. */
+  available: Toolchain[]
 }
 
 export interface PrepareToolchainOptions {
@@ -507,7 +543,8 @@ export async function prepareToolchain(options: PrepareToolchainOptions): Promis
     return {
       workspaceAlias: alias,
       env: plan.pathEntries.length > 0 ? toolchainEnv(plan, imagePathValue) : { ...plan.env },
-      toolchains: []
+      toolchains: [],
+      available: []
     }
   }
   let plan: ToolCachePlan & { root: string } = {
@@ -543,6 +580,11 @@ export async function prepareToolchain(options: PrepareToolchainOptions): Promis
     workspaceAlias: alias,
     env:
       plan.pathEntries.length > 0 ? toolchainEnv(plan, await imagePath(options.image)) : plan.env,
-    toolchains: plan.toolchains
+    toolchains: plan.toolchains,
+    // Not the broken ones: they were just shown not to run here.
+    available: availableToolchains(toolCache, [
+      ...plan.toolchains,
+      ...broken.map(result => result.toolchain)
+    ])
   }
 }
