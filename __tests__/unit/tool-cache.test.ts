@@ -5,19 +5,21 @@ import os from 'node:os'
 import path from 'node:path'
 import {
   availableToolchains,
-  brokenToolsWarning,
   containerPath,
-  parseProbeOutput,
   planToolCache,
-  probeFailure,
-  probeRunArgs,
-  probeScript,
   toolCacheRoot,
   toolchainEnv,
   unusableMountTarget,
   withoutToolchains,
   workspaceAlias
 } from '../../src/sandbox/tool-cache.js'
+import {
+  brokenToolsWarning,
+  parseProbeOutput,
+  probeFailure,
+  probeRunArgs,
+  probeScript
+} from '../../src/sandbox/tool-probe.js'
 
 const ROOT = '/opt/hostedtoolcache'
 const NODE_BIN = `${ROOT}/node/20.11.1/x64/bin`
