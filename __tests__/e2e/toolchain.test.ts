@@ -101,6 +101,16 @@ function foreignTool(root: string): string {
   return bin
 }
 
+/**
+ * This run's containers still there (the agent's and the probe's): none. Only this run's, as
+ * other suites share the Docker daemon.
+ */
+function leftoversOf(run: { state: Record<string, string> }): string[] {
+  const runId = run.state.runId ?? ''
+  expect(runId).not.toBe('')
+  return leftoverContainers().filter(name => name.endsWith(runId))
+}
+
 /** The Bash results the CLI sent back to the model, in order (from the transcript). */
 function bashResults(executionFile: string): string[] {
   const results: string[] = []
@@ -252,7 +262,7 @@ describe('the job’s toolchain inside the sandbox', () => {
     expect(patch).toContain('+exports.add = (a, b) => a + b')
     expect(patch).not.toContain('node_modules')
     expect(run.outputs['changed-files']).toBe('1')
-    expect(leftoverContainers()).toEqual([])
+    expect(leftoversOf(run)).toEqual([])
   })
 
   it('publishes a node_modules the project does not ignore as part of the patch (so ignore it)', async () => {
@@ -362,6 +372,7 @@ describe('the job’s toolchain inside the sandbox', () => {
     expect(patch).toContain('+    return a + b')
     expect(patch).not.toMatch(/\.venv|__pycache__/)
     expect(run.outputs['changed-files']).toBe('1')
+    expect(leftoversOf(run)).toEqual([])
   })
 
   it('with runner-tool-cache: false the tool cache is not there inside', async () => {
@@ -390,7 +401,7 @@ describe('the job’s toolchain inside the sandbox', () => {
     expect(result).toContain('no node')
     expect(result).not.toContain(node.bin)
     expect(systemPrompt(api.mainRequests()[0]?.body)).not.toContain('Toolchains the job set up')
-    expect(leftoverContainers()).toEqual([])
+    expect(leftoversOf(run)).toEqual([])
   })
 })
 
