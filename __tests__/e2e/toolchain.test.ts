@@ -172,7 +172,7 @@ function installNodeModules(repo: string): void {
   )
 }
 
-const NODE_TURNS = (cache: string, nodeBin: string): Turn[] => [
+const NODE_TURNS = (cache: string, nodeBin: string, repo: string): Turn[] => [
   {
     tools: [
       bash(
@@ -197,7 +197,8 @@ const NODE_TURNS = (cache: string, nodeBin: string): Turn[] => [
   {
     tools: [
       bash(
-        `for t in ${cache}/pwned ${nodeBin}/node ${cache}/node/evil; do ` +
+        // The repository's second mount, at its host path, has its .git read-only too.
+        `for t in ${cache}/pwned ${nodeBin}/node ${cache}/node/evil ${repo}/.git/config ${repo}/.git/hooks/pre-commit; do ` +
           'if (echo x >> "$t" || mkdir "$t") 2>/dev/null; then echo "WROTE $t"; else echo "FAILED $t"; fi; done'
       )
     ]
@@ -213,7 +214,7 @@ describe('the job’s toolchain inside the sandbox', () => {
     const repo = makeRepo(NODE_PROJECT)
     installNodeModules(repo)
 
-    const { run, api } = await runScenario(NODE_TURNS(cache, node.bin), {
+    const { run, api } = await runScenario(NODE_TURNS(cache, node.bin, repo), {
       repo,
       env: {
         RUNNER_TOOL_CACHE: cache,
@@ -238,8 +239,12 @@ describe('the job’s toolchain inside the sandbox', () => {
     expect(writes?.trim().split('\n')).toEqual([
       `FAILED ${cache}/pwned`,
       `FAILED ${node.bin}/node`,
-      `FAILED ${cache}/node/evil`
+      `FAILED ${cache}/node/evil`,
+      `FAILED ${repo}/.git/config`,
+      `FAILED ${repo}/.git/hooks/pre-commit`
     ])
+    expect(readFileSync(path.join(repo, '.git', 'config'), 'utf8')).not.toMatch(/^x$/m)
+    expect(existsSync(path.join(repo, '.git', 'hooks', 'pre-commit'))).toBe(false)
 
     // The go "built for another libc" cannot run in the image: one warning naming it and the
     // remedy, and it is left off the PATH.
