@@ -120,9 +120,10 @@ interface Prepared {
 
 export async function publish(request: PublishRequest): Promise<PublishResult> {
   const log = request.log ?? silent
+  const maxFileBytes = request.maxFileBytes ?? request.settings.maxFileBytes
   const policy = {
     protectedPaths: request.settings.protectedPaths,
-    ...(request.maxFileBytes === undefined ? {} : { maxFileBytes: request.maxFileBytes })
+    ...(maxFileBytes === undefined ? {} : { maxFileBytes })
   }
   const patchText = await readPatch(request)
   // First the paths the patch names, before git reads it: git refuses some of them (inside
