@@ -55,3 +55,15 @@ export function parseLeftOutLine(line: string): LeftOutFile | undefined {
     return undefined
   }
 }
+
+/** One line for the step's log: what was left out, and how to get it published. */
+export function describeLeftOut(files: readonly LeftOutFile[]): string {
+  const shown = files
+    .slice(0, 10)
+    .map(file => `${JSON.stringify(file.path)} (${formatSize(file.size)})`)
+  const more = files.length > 10 ? ` and ${files.length - 10} more` : ''
+  return (
+    `Left out of the patch, and so not published: ${files.length} file(s) over max-file-size: ` +
+    `${shown.join(', ')}${more}. The rest of the change is kept; commit such files yourself, or raise max-file-size`
+  )
+}
