@@ -429,3 +429,31 @@ describe('rendering from a bounded digest of the patch', () => {
     expect(body).toContain('<code>build/out.bin</code> (1.2 GiB (1,258,291,200 bytes))')
   })
 })
+
+describe('the pull request body', () => {
+  it('calls out a .gitattributes change, which GitHub’s own diff view would honour', () => {
+    const patch = [
+      'diff --git a/.gitattributes b/.gitattributes',
+      'index 1111111111111111111111111111111111111111..2222222222222222222222222222222222222222 100644',
+      '--- a/.gitattributes',
+      '+++ b/.gitattributes',
+      '@@ -1 +1,2 @@',
+      ' *.png binary',
+      '+src/** linguist-generated',
+      ''
+    ].join('\n')
+    const body = renderPullRequestBody({
+      conclusion: 'success',
+      files: [file('.gitattributes', 1)],
+      insertions: 1,
+      deletions: 0,
+      digest: digestPatchText(patch),
+      workflow: 'CI',
+      job: 'claude',
+      branch: 'claude/ci'
+    })
+    expect(body).toContain('**This change edits <code>.gitattributes</code>.**')
+    expect(body).toContain('+src/** linguist-generated')
+    expect(body).not.toContain(' *.png binary\n')
+  })
+})

@@ -3,6 +3,7 @@ import path from 'node:path'
 import { ConfigurationError } from '../errors.js'
 import { createGit, GitError } from '../git/git.js'
 import { stagePatch, type ChangedFile, type StagedPatch } from '../git/patch.js'
+import { digestPatchText } from '../git/patch-digest.js'
 import { checkPathPolicy, formatViolations, type PolicyViolation } from '../git/path-policy.js'
 import {
   patchFilePaths,
@@ -531,6 +532,7 @@ async function publishPullRequest(client: GitHubClient, p: Prepared): Promise<Pu
   p.log.info(`${how === 'created' ? 'Created' : 'Reset'} the branch ${branch} at ${commit}`)
   const body = renderPullRequestBody({
     ...reportFields(p, staged),
+    digest: digestPatchText(p.patchText),
     ...(settings.prBody ? { userBody: settings.prBody } : {}),
     workflow: context.workflow,
     job: context.job,

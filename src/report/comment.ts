@@ -621,6 +621,10 @@ export function renderPullRequestBody(input: PullRequestBodyInput, limit = COMME
     parts.push(`\n${neutralizeMarkdown(oneLine(input.outcomeMessage, 500))}\n`)
   }
   parts.push('\n')
+  // GitHub's own diff view honours .gitattributes (`-diff`, `linguist-generated`): say so here.
+  if (input.digest) {
+    parts.push(attributesCallout(input.digest.sections) + leftOutFilesBlock(input.digest.leftOut))
+  }
   const message = finalMessageBlock(input.finalMessage)
   const footer =
     `\n<sub>Workflow <code>${escapeInline(input.workflow)}</code>, job <code>${escapeInline(input.job)}</code>. ` +
