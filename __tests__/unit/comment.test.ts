@@ -1,6 +1,7 @@
 import { describe, expect, it } from '@jest/globals'
 import {
   COMMENT_LIMIT,
+  attributesCallout,
   fenceFor,
   isStickyComment,
   neutralizeMarkdown,
@@ -455,5 +456,17 @@ describe('the pull request body', () => {
     expect(body).toContain('**This change edits <code>.gitattributes</code>.**')
     expect(body).toContain('+src/** linguist-generated')
     expect(body).not.toContain(' *.png binary\n')
+  })
+})
+
+describe('attributesCallout', () => {
+  it('names a .gitattributes the file list holds even when its diff header was not read', () => {
+    const deep = `${'d'.repeat(100)}/`.repeat(5) + '.gitattributes'
+    const callout = attributesCallout([], ['src/a.ts', deep, 'docs/.GitAttributes'])
+    expect(callout).toContain('> [!CAUTION]')
+    expect(callout).toContain(`${'d'.repeat(100)}/`)
+    expect(callout).toContain('docs/.GitAttributes')
+    expect(callout).toContain(': see the patch')
+    expect(attributesCallout([], ['src/a.ts', 'gitattributes.md'])).toBe('')
   })
 })

@@ -49,8 +49,14 @@ export const DEFAULT_DIGEST_LIMITS: DigestLimits = {
   wholeBytes: 900_000
 }
 
-/** A header (everything before the first hunk) is kept up to this, whatever the budget. */
-const HEADER_MAX = 2048
+/**
+ * A header (everything before the first hunk) is kept up to this, whatever the diff budget: it
+ * names the file, and a long name appears four times, C-quoted. Past HEADERS_TOTAL_MAX of kept
+ * headers (a hostile tree of 100,000 long names) each gets HEADER_MIN.
+ */
+const HEADER_MAX = 16 * 1024
+const HEADER_MIN = 1024
+const HEADERS_TOTAL_MAX = 16 * 1024 * 1024
 const DIFF_HEADER = Buffer.from('diff --git ')
 const NEWLINE = 0x0a
 
@@ -61,6 +67,7 @@ interface OpenSection {
   /** Still inside the header: no hunk or binary marker seen yet. */
   inHeader: boolean
   budget: number
+  headerMax: number
 }
 
 /** Incremental reader: push the patch's bytes in any chunks, then call finish. */
@@ -72,6 +79,7 @@ export class PatchDigester {
   private current: OpenSection | undefined
   private total = 0
   private keptTotal = 0
+  private headersTotal = 0
   private whole: Buffer[] | undefined = []
   /** The first bytes of the line being read (fewer than a header's), held until it is known. */
   private lineHead = Buffer.alloc(0)
@@ -134,7 +142,8 @@ export class PatchDigester {
       this.limits.sectionBytes,
       Math.max(0, this.limits.totalBytes - this.keptTotal)
     )
-    this.current = { chunks: [], kept: 0, bytes: 0, inHeader: true, budget }
+    const headerMax = this.headersTotal < HEADERS_TOTAL_MAX ? HEADER_MAX : HEADER_MIN
+    this.current = { chunks: [], kept: 0, bytes: 0, inHeader: true, budget, headerMax }
   }
 
   private append(piece: Buffer): void {
@@ -148,7 +157,7 @@ export class PatchDigester {
       return
     }
     section.bytes += piece.length
-    const room = Math.max(section.budget, section.inHeader ? HEADER_MAX : 0) - section.kept
+    const room = Math.max(section.budget, section.inHeader ? section.headerMax : 0) - section.kept
     if (room > 0) {
       const kept = piece.subarray(0, room)
       section.chunks.push(kept)
@@ -167,6 +176,7 @@ export class PatchDigester {
     if (!section) return
     this.current = undefined
     this.keptTotal += Math.min(section.kept, section.budget)
+    this.headersTotal += Math.max(0, section.kept - section.budget)
     let text = Buffer.concat(section.chunks).toString('utf8')
     const cut = section.kept < section.bytes
     // A cut prefix ends at a line end (and so never inside a multi-byte character).

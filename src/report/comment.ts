@@ -380,11 +380,18 @@ function isAttributesFile(filePath: string): boolean {
  */
 export function attributesCallout(
   sections: readonly DigestSection[],
+  changedPaths: readonly string[] = [],
   max = ATTRIBUTES_CALLOUT_MAX
 ): string {
   const changed = sections.filter(section => isAttributesFile(section.path))
-  if (changed.length === 0) return ''
-  const names = changed.map(section => `<code>${escapeInline(section.path)}</code>`).join(', ')
+  // The file list names every change even when a section's header could not be read.
+  const unread = changedPaths.filter(
+    p => isAttributesFile(p) && !changed.some(section => section.path === p)
+  )
+  if (changed.length === 0 && unread.length === 0) return ''
+  const names = [...changed.map(section => section.path), ...unread]
+    .map(name => `<code>${escapeInline(name)}</code>`)
+    .join(', ')
   const lines: string[] = []
   for (const section of changed) {
     const body = section.text.slice(Math.max(0, section.text.search(/^@@ /m)))
@@ -397,6 +404,7 @@ export function attributesCallout(
     )
     if (section.cut) lines.push('# … (cut; the whole change is in the patch)')
   }
+  for (const name of unread) lines.push(`# ${JSON.stringify(name)}: see the patch`)
   let text = lines.join('\n')
   if (text.length > max) {
     text = `${truncateUtf16(text, max).replace(/\n[^\n]*$/, '')}\n# … (more in the patch)`
@@ -555,7 +563,10 @@ export function renderComment(input: CommentInput, limit = COMMENT_LIMIT): strin
   const header =
     headerBlock(input) +
     '\n' +
-    attributesCallout(digest.sections) +
+    attributesCallout(
+      digest.sections,
+      input.files.flatMap(f => (f.oldPath === undefined ? [f.path] : [f.path, f.oldPath]))
+    ) +
     leftOutFilesBlock(digest.leftOut)
   const message = finalMessageBlock(input.finalMessage)
   const apply = input.files.length > 0 ? applyBlock(input) : ''
@@ -623,7 +634,11 @@ export function renderPullRequestBody(input: PullRequestBodyInput, limit = COMME
   parts.push('\n')
   // GitHub's own diff view honours .gitattributes (`-diff`, `linguist-generated`): say so here.
   if (input.digest) {
-    parts.push(attributesCallout(input.digest.sections) + leftOutFilesBlock(input.digest.leftOut))
+    const changedPaths = input.files.map(f => f.path)
+    parts.push(
+      attributesCallout(input.digest.sections, changedPaths) +
+        leftOutFilesBlock(input.digest.leftOut)
+    )
   }
   const message = finalMessageBlock(input.finalMessage)
   const footer =

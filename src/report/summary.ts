@@ -64,7 +64,10 @@ export function renderSummary(data: SummaryData): string {
   // What a reviewer must not miss, before the figures.
   if (data.patchDigest) {
     const callouts =
-      attributesCallout(data.patchDigest.sections) + leftOutFilesBlock(data.patchDigest.leftOut)
+      attributesCallout(
+        data.patchDigest.sections,
+        data.files.map(f => f.path)
+      ) + leftOutFilesBlock(data.patchDigest.leftOut)
     if (callouts !== '') lines.push(callouts)
   }
   lines.push('| | |', '|---|---|')
