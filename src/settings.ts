@@ -66,7 +66,13 @@ export interface PublishSettings {
   prBody?: string
   prLabels: string[]
   prDraft: boolean
+  /** Globs a change may not touch; `!` entries allow (see resolveProtectedPaths). */
   protectedPaths: string[]
+  /**
+   * Files larger than this are left out of the patch before it is made (never read) and listed
+   * in the summary and the comment; a patch from elsewhere holding one is refused.
+   */
+  maxFileBytes?: number
 }
 
 export interface TriggerSettings {
