@@ -66,6 +66,8 @@ export interface CommentInput {
   repository?: string
   /** Name of the workflow artifact holding the patch, when one was uploaded. */
   artifactName?: string
+  /** That artifact's page (`…/actions/runs/<run>/artifacts/<id>`), when known. */
+  artifactUrl?: string
   /** File name of the patch inside the artifact. */
   patchFileName?: string
   /** Lines shown under the header (e.g. why publishing fell back to a comment). */
@@ -404,23 +406,34 @@ function diffBlock(file: CommentFile | undefined, section: PatchSection): string
   return `<details><summary>${summary}</summary>\n\n${fence}diff\n${content}${fence}\n\n</details>\n`
 }
 
+/** "[the `name` artifact](url)", or the best this run can say about where its artifacts are. */
+function artifactLink(
+  input: Pick<CommentInput, 'artifactName' | 'artifactUrl' | 'runUrl'>
+): string {
+  const name = input.artifactName ? `\`${escapeInline(input.artifactName)}\` ` : ''
+  if (input.artifactUrl) return `[the ${name}artifact](${input.artifactUrl})`
+  const run = input.runUrl ? `[the workflow run](${input.runUrl})` : 'the workflow run'
+  return `the ${name}artifact${name ? '' : 's'} of ${run}`
+}
+
 function applyBlock(input: CommentInput): string {
   const file = input.patchFileName ?? 'claude.patch'
   const lines = ['<details><summary>Apply this change locally</summary>', '']
+  lines.push(
+    `Download <code>${escapeInline(file)}</code> from ${artifactLink(input)}, then run <code>git apply --binary ${escapeInline(file)}</code> in your checkout.`
+  )
   // Only names that need no quoting go into the command (they come from workflow inputs).
   const safe = (text: string | undefined): boolean => !!text && /^[\w./-]+$/.test(text)
   if (safe(input.artifactName) && safe(input.runId) && safe(input.repository) && safe(file)) {
     const fence = '```'
     lines.push(
+      '',
+      'Or with the GitHub CLI:',
+      '',
       `${fence}sh`,
       `gh run download ${input.runId} --repo ${input.repository} --name ${input.artifactName}`,
       `git apply --binary ${file}`,
       fence
-    )
-  } else {
-    const where = input.runUrl ? `[the workflow run](${input.runUrl})` : 'the workflow run'
-    lines.push(
-      `Download the patch from the artifacts of ${where}, then run <code>git apply --binary ${escapeInline(file)}</code> in your checkout.`
     )
   }
   lines.push('', '</details>', '')
@@ -430,9 +443,12 @@ function applyBlock(input: CommentInput): string {
 function whereIsThePatch(input: CommentInput): string {
   const run = input.runUrl ? `[the workflow run](${input.runUrl})` : 'the workflow run'
   const name = input.artifactName ? `\`${escapeInline(input.artifactName)}\` ` : ''
+  const artifact = input.artifactUrl
+    ? `[the ${name}artifact](${input.artifactUrl})`
+    : `its ${name}artifact${name ? '' : 's'}`
   return patchFitsSummary(input.patch)
-    ? `The whole patch is in the job summary of ${run} and in its ${name}artifact${name ? '' : 's'}.`
-    : `The whole patch is in the ${name}artifact${name ? '' : 's'} of ${run} (it is too large for the job summary).`
+    ? `The whole patch is in the job summary of ${run} and in ${artifact}.`
+    : `The whole patch is in ${input.artifactUrl ? artifact : `the ${name}artifact${name ? '' : 's'}`} of ${run} (it is too large for the job summary).`
 }
 
 /**
@@ -453,11 +469,18 @@ export function patchFitsSummary(patch: string): boolean {
  * The whole patch for the job summary, in a fence its content cannot close, or a note saying
  * where it is when it is too large. The comment promises the patch is there when it fits.
  */
-export function renderPatchSummary(patch: string, artifactName?: string): string {
+export function renderPatchSummary(
+  patch: string,
+  artifactName?: string,
+  artifactUrl?: string
+): string {
   if (patch === '') return ''
-  const where = artifactName
-    ? `the \`${escapeInline(artifactName)}\` artifact`
-    : 'the run’s artifacts'
+  const name = artifactName ? `\`${escapeInline(artifactName)}\` ` : ''
+  const where = artifactUrl
+    ? `[the ${name}artifact](${artifactUrl})`
+    : name
+      ? `the ${name}artifact`
+      : 'the run’s artifacts'
   if (!patchFitsSummary(patch)) {
     return `The patch (${plural(Buffer.byteLength(patch, 'utf8'), 'byte')}) is too large to show here; it is in ${where}.\n`
   }
