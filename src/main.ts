@@ -11,6 +11,7 @@ import { prepareImage } from './image/prepare.js'
 import { actionRoot, getSettings, requireCredentials } from './inputs.js'
 import { setResultOutputs } from './outputs.js'
 import { publishResult } from './publish-step.js'
+import { uploadResultArtifact } from './report/artifact.js'
 import { writeJobSummary } from './report/job-summary.js'
 import { createRunPaths, newRunId } from './run-paths.js'
 import { runSandboxSession } from './sandbox/session.js'
@@ -44,7 +45,7 @@ export async function run(): Promise<void> {
 
 /**
  * A run, phase by phase: settings -> trigger -> task -> preconditions -> image -> sandbox
- * session -> outcome -> patch -> publish -> summary. Each phase is a call into the module that
+ * session -> outcome -> patch -> artifact -> publish -> summary. Each phase is a call into the module that
  * owns it. Returns undefined when the trigger says not to run.
  */
 async function runAction(cancel: AbortSignal): Promise<AgentOutcome | undefined> {
@@ -87,12 +88,13 @@ async function runAction(cancel: AbortSignal): Promise<AgentOutcome | undefined>
     const patch = await createPatch(sandbox.workspace, paths.patchPath)
     reportChange(outcome, patch)
     setResultOutputs(outcome, patch, paths)
+    const artifact = await uploadResultArtifact(settings.artifact, paths)
 
     // A refused publish fails the step, but only after the summary: nothing produced is lost.
     let published: PublishResult | undefined
     let publishError: unknown
     try {
-      published = await publishResult(settings, patch, outcome, paths)
+      published = await publishResult(settings, patch, outcome, paths, artifact)
     } catch (error: unknown) {
       publishError = error
     }
@@ -102,6 +104,7 @@ async function runAction(cancel: AbortSignal): Promise<AgentOutcome | undefined>
       paths,
       image,
       session,
+      artifact,
       published:
         published?.message ??
         (publishError ? `not published: ${errorMessage(publishError)}` : undefined)

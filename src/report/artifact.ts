@@ -12,7 +12,10 @@ import { createHash } from 'node:crypto'
 import { existsSync } from 'node:fs'
 import path from 'node:path'
 import { DefaultArtifactClient } from '@actions/artifact'
+import * as core from '@actions/core'
+import { Outputs } from '../constants.js'
 import { errorMessage } from '../errors.js'
+import type { RunPaths } from '../run-paths.js'
 import type { ArtifactSettings } from '../settings.js'
 
 export type ArtifactOutcome =
@@ -204,4 +207,41 @@ export async function findArtifactUrl(
   } catch {
     return undefined
   }
+}
+
+/**
+ * The main step's artifact phase: uploads the run's files, sets `artifact-id`, `artifact-url`
+ * and `artifact-name`, and warns when an upload that should have worked did not. Runs after the
+ * patch is made and before publishing, so the comment can link the artifact.
+ */
+export async function uploadResultArtifact(
+  settings: ArtifactSettings,
+  paths: RunPaths
+): Promise<ArtifactOutcome> {
+  const files = [paths.patchPath, paths.executionFile, paths.gatewayLog, paths.networkLog]
+  core.startGroup('Uploading the patch, the transcript and the logs as an artifact')
+  let outcome: ArtifactOutcome
+  try {
+    outcome = await uploadRunArtifact({
+      settings,
+      files,
+      rootDirectory: paths.outDir,
+      log: { info: message => core.info(message) }
+    })
+  } finally {
+    core.endGroup()
+  }
+  if (outcome.uploaded) {
+    core.setOutput(Outputs.artifactId, String(outcome.id))
+    core.setOutput(Outputs.artifactUrl, outcome.url)
+    core.setOutput(Outputs.artifactName, outcome.name)
+    core.info(`Artifact ${outcome.name} (${outcome.files.join(', ')}): ${outcome.url}`)
+  } else if (outcome.failed) {
+    core.warning(
+      `The artifact was not uploaded (${outcome.reason}); the patch and the transcript are kept on the runner in ${paths.outDir}`
+    )
+  } else {
+    core.info(`No artifact: ${outcome.reason}; the files are in ${paths.outDir}`)
+  }
+  return outcome
 }

@@ -410,7 +410,7 @@ function diffBlock(file: CommentFile | undefined, section: PatchSection): string
 function artifactLink(
   input: Pick<CommentInput, 'artifactName' | 'artifactUrl' | 'runUrl'>
 ): string {
-  const name = input.artifactName ? `\`${escapeInline(input.artifactName)}\` ` : ''
+  const name = input.artifactName ? `<code>${escapeInline(input.artifactName)}</code> ` : ''
   if (input.artifactUrl) return `[the ${name}artifact](${input.artifactUrl})`
   const run = input.runUrl ? `[the workflow run](${input.runUrl})` : 'the workflow run'
   return `the ${name}artifact${name ? '' : 's'} of ${run}`
@@ -442,7 +442,7 @@ function applyBlock(input: CommentInput): string {
 
 function whereIsThePatch(input: CommentInput): string {
   const run = input.runUrl ? `[the workflow run](${input.runUrl})` : 'the workflow run'
-  const name = input.artifactName ? `\`${escapeInline(input.artifactName)}\` ` : ''
+  const name = input.artifactName ? `<code>${escapeInline(input.artifactName)}</code> ` : ''
   const artifact = input.artifactUrl
     ? `[the ${name}artifact](${input.artifactUrl})`
     : `its ${name}artifact${name ? '' : 's'}`
@@ -475,7 +475,7 @@ export function renderPatchSummary(
   artifactUrl?: string
 ): string {
   if (patch === '') return ''
-  const name = artifactName ? `\`${escapeInline(artifactName)}\` ` : ''
+  const name = artifactName ? `<code>${escapeInline(artifactName)}</code> ` : ''
   const where = artifactUrl
     ? `[the ${name}artifact](${artifactUrl})`
     : name

@@ -112,7 +112,7 @@ function filesSection(data: SummaryData): string[] {
     return [
       '### Files',
       '',
-      `- [Artifact \`${escapeInline(data.artifact.name)}\`](${data.artifact.url}): the patch (apply with \`git apply --binary\`), the transcript and the gateway and network logs`,
+      `- [Artifact <code>${escapeInline(data.artifact.name)}</code>](${data.artifact.url}): the patch (apply with \`git apply --binary\`), the transcript and the gateway and network logs`,
       ...(run ? [`- Log: ${run}`] : []),
       ''
     ]
