@@ -219,17 +219,21 @@ export async function uploadResultArtifact(
   paths: RunPaths
 ): Promise<ArtifactOutcome> {
   const files = [paths.patchPath, paths.executionFile, paths.gatewayLog, paths.networkLog]
-  core.startGroup('Uploading the patch, the transcript and the logs as an artifact')
-  let outcome: ArtifactOutcome
-  try {
-    outcome = await uploadRunArtifact({
+  const upload = (): Promise<ArtifactOutcome> =>
+    uploadRunArtifact({
       settings,
       files,
       rootDirectory: paths.outDir,
       log: { info: message => core.info(message) }
     })
+  // The client logs every step of an upload; a skipped one needs no group.
+  const uploading = settings.enabled && hasArtifactService()
+  if (uploading) core.startGroup('Uploading the patch, the transcript and the logs as an artifact')
+  let outcome: ArtifactOutcome
+  try {
+    outcome = await upload()
   } finally {
-    core.endGroup()
+    if (uploading) core.endGroup()
   }
   if (outcome.uploaded) {
     core.setOutput(Outputs.artifactId, String(outcome.id))
