@@ -6,6 +6,7 @@ import { Outputs, State } from './constants.js'
 import { requireDockerDaemon } from './docker.js'
 import { ConfigurationError, errorMessage } from './errors.js'
 import { createPatch, type PatchResult } from './git/patch.js'
+import { postProgressComment } from './github/progress-comment.js'
 import type { PublishResult } from './github/publish.js'
 import { prepareImage } from './image/prepare.js'
 import { actionRoot, getSettings, requireCredentials } from './inputs.js'
@@ -65,6 +66,8 @@ async function runAction(cancel: AbortSignal): Promise<AgentOutcome | undefined>
   core.saveState(State.runId, paths.runId)
   core.saveState(State.runDir, paths.workDir)
   core.saveState(State.workspace, settings.sandbox.workspace)
+  // publish: comment says "working…" at once; the result (or the failure) replaces it.
+  const progress = await postProgressComment(settings)
   try {
     const image = await prepareImage(
       settings.image,
@@ -111,6 +114,9 @@ async function runAction(cancel: AbortSignal): Promise<AgentOutcome | undefined>
     })
     if (publishError) throw publishError
     return outcome
+  } catch (error: unknown) {
+    await progress?.fail(error)
+    throw error
   } finally {
     rmSync(paths.workDir, { recursive: true, force: true })
   }

@@ -2,8 +2,8 @@
  * Issue 13 through dist/: the run's patch, transcript and logs go up as one workflow artifact
  * with the real @actions/artifact client (bundled in dist/) to a local artifact service; the
  * job summary and the pull request comment the local GitHub received link to it and to the run,
- * and name no path on the runner. With the service down, the run still succeeds, warns, and the
- * summary says where the files are.
+ * and name no path on the runner. The comment says "working…" while the agent runs. With the
+ * service down, the run still succeeds, warns, and the summary says where the files are.
  */
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals'
 import { execFileSync } from 'node:child_process'
@@ -83,7 +83,15 @@ describe('the run artifact through dist/', () => {
     await github.seedFromGit(REPO, dir, { main: 'main', feature: 'feature' })
     const pr = github.addPullRequest(REPO, { headRef: 'feature' })
 
+    // What the pull request showed while the run went on: polled in-process, bounded by the run.
+    const seen = new Set<string>()
+    let poll: NodeJS.Timeout | undefined
     const { run } = await runScenario(addNotes, {
+      during: () => {
+        poll = setInterval(() => {
+          for (const c of github.comments(REPO, pr.number)) seen.add(c.body)
+        }, 50)
+      },
       repo: dir,
       inputs: { publish: 'comment', 'github-token': TOKEN, 'artifact-retention-days': '3' },
       env: {
@@ -96,9 +104,17 @@ describe('the run artifact through dist/', () => {
       },
       event: { name: 'pull_request', payload: github.pullRequestEvent(REPO, pr.number) }
     })
+    clearInterval(poll)
     expect(run.errors).toEqual([])
     expect(run.exitCode).toBe(0)
     expect(run.stdout).not.toContain('::warning::')
+    expect(github.validationFailures).toEqual([])
+
+    // "working…" with the live log first, then the same comment replaced by the result.
+    const working = [...seen].find(body => body.includes('Claude Code is working…'))
+    expect(working).toContain(`[the workflow run](${RUN_URL})`)
+    expect(github.comments(REPO, pr.number)).toHaveLength(1)
+    expect(github.comments(REPO, pr.number)[0]?.body).not.toContain('working…')
 
     // One artifact, named per job and attempt, holding the run's files as they are on disk.
     const [stored] = artifacts.artifacts
@@ -138,7 +154,50 @@ describe('the run artifact through dist/', () => {
     expect(comment?.body).toContain('--name claude-sandbox-review-1')
     // The log still says where the files are.
     expect(run.stdout).toContain(patchPath)
-    expect(leftoverContainers()).toEqual([])
+    // This run's container is gone (the daemon is shared: others' may be running).
+    expect(leftoverContainers()).not.toContain(`claude-sandbox-${run.state.runId}`)
+  })
+
+  it('a run that ends without a published result replaces "working…" with the reason', async () => {
+    const dir = makeRepo()
+    dirs.push(dir)
+    git(dir, 'checkout', '-q', '-b', 'feature')
+    git(dir, 'commit', '-q', '--allow-empty', '-m', 'feature work')
+    const name = `${REPO}-refused`
+    github.addRepo(name, { defaultBranch: 'main' })
+    await github.seedFromGit(name, dir, { main: 'main', feature: 'feature' })
+    const pr = github.addPullRequest(name, { headRef: 'feature' })
+    const touchWorkflow: Turn[] = [
+      {
+        tools: [
+          {
+            name: 'Write',
+            input: { file_path: '/workspace/.github/workflows/ci.yml', content: 'on: push\n' }
+          }
+        ]
+      },
+      { text: 'Changed the workflow.' }
+    ]
+    const { run } = await runScenario(touchWorkflow, {
+      repo: dir,
+      inputs: { publish: 'comment', 'github-token': TOKEN },
+      env: {
+        GITHUB_REPOSITORY: name,
+        GITHUB_API_URL: github.url,
+        GITHUB_SERVER_URL: SERVER,
+        ...artifacts.env('job-refused-publish')
+      },
+      event: { name: 'pull_request', payload: github.pullRequestEvent(name, pr.number) }
+    })
+    expect(run.exitCode).not.toBe(0)
+    expect(run.errors.join('\n')).toContain('Refusing to publish')
+    const comments = github.comments(name, pr.number)
+    expect(comments).toHaveLength(1)
+    expect(comments[0]?.body).toContain('Claude Code did not finish')
+    expect(comments[0]?.body).toContain('Refusing to publish')
+    expect(comments[0]?.body).not.toContain('working…')
+    // The artifact went up before publishing was refused: nothing produced is lost.
+    expect(run.outputs['artifact-url']).toMatch(/\/artifacts\/\d+$/)
   })
 
   it('with the artifact service not listening, the run succeeds, warns, and the summary says where the files are', async () => {
