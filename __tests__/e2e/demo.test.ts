@@ -35,6 +35,10 @@ describe('npm run demo', () => {
     expect(out.split('\n').at(-1)).toMatch(/^Apply it with: /)
     // Provisioning said what it found before anything ran.
     expect(result.stdout).toMatch(/^provision: local base images present/m)
-    expect(leftoverContainers()).toEqual([])
+    // The demo's container is gone (the daemon may be shared: others' may be running). Its
+    // name carries the run id, which the patch path shows.
+    const runId = /\/claude-sandbox\/([^/]+)\/claude\.patch$/m.exec(out)?.[1]
+    expect(runId).toBeDefined()
+    expect(leftoverContainers()).not.toContain(`claude-sandbox-${runId}`)
   })
 })
