@@ -3,7 +3,13 @@ import path from 'node:path'
 import { fileURLToPath } from 'node:url'
 import shellQuote from 'shell-quote'
 import { ConfigurationError } from './errors.js'
-import type { NetworkMode, PublishMode, PublishSettings, Settings } from './settings.js'
+import type {
+  ArtifactSettings,
+  NetworkMode,
+  PublishMode,
+  PublishSettings,
+  Settings
+} from './settings.js'
 import { DEFAULT_MAX_FILE_BYTES, resolveProtectedPaths } from './git/path-policy.js'
 import { DEFAULT_CLAUDE_CODE_VERSION } from './constants.js'
 import { parseAllowedDomains } from './sandbox/allow-list.js'
@@ -344,10 +350,37 @@ export function getSettings(read: InputReader, env: NodeJS.ProcessEnv = process.
       cache: parseBoolean(read('cache'), 'cache', true)
     },
     publish: getPublishSettings(read),
+    artifact: getArtifactSettings(read),
     trigger: {
       triggerPhrase: read('trigger-phrase').trim() || '@claude',
       labelTrigger: read('label-trigger').trim() || undefined
     }
+  }
+}
+
+/** `artifact`, `artifact-name`, `artifact-retention-days`. */
+export function getArtifactSettings(read: InputReader): ArtifactSettings {
+  const name = read('artifact-name').trim() || undefined
+  if (name !== undefined && /[":<>|*?\\/\r\n]/.test(name)) {
+    throw new ConfigurationError(
+      `Input \`artifact-name\` contains a character the artifact service refuses ("${truncate(name, 80)}")`,
+      'Leave out " : < > | * ? \\ / and line breaks, or leave `artifact-name` empty for claude-sandbox-<job>-<attempt>'
+    )
+  }
+  const retentionDays = parsePositiveInteger(
+    read('artifact-retention-days'),
+    'artifact-retention-days'
+  )
+  if (retentionDays !== undefined && retentionDays > 90) {
+    throw new ConfigurationError(
+      `Input \`artifact-retention-days\` must be between 1 and 90, got ${retentionDays}`,
+      'GitHub keeps artifacts at most 90 days (less when the repository says so); leave it empty for the repository setting'
+    )
+  }
+  return {
+    enabled: parseBoolean(read('artifact'), 'artifact', true),
+    ...(name === undefined ? {} : { name }),
+    ...(retentionDays === undefined ? {} : { retentionDays })
   }
 }
 

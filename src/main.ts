@@ -7,11 +7,13 @@ import { requireDockerDaemon } from './docker.js'
 import { ConfigurationError, errorMessage } from './errors.js'
 import { createPatch, type PatchResult } from './git/patch.js'
 import { describeLeftOut } from './git/patch-preamble.js'
+import { postProgressComment } from './github/progress-comment.js'
 import type { PublishResult } from './github/publish.js'
 import { prepareImage } from './image/prepare.js'
 import { actionRoot, getSettings, requireCredentials } from './inputs.js'
 import { setResultOutputs } from './outputs.js'
 import { publishResult } from './publish-step.js'
+import { uploadResultArtifact } from './report/artifact.js'
 import { writeJobSummary } from './report/job-summary.js'
 import { createRunPaths, newRunId } from './run-paths.js'
 import { runSandboxSession } from './sandbox/session.js'
@@ -45,7 +47,7 @@ export async function run(): Promise<void> {
 
 /**
  * A run, phase by phase: settings -> trigger -> task -> preconditions -> image -> sandbox
- * session -> outcome -> patch -> publish -> summary. Each phase is a call into the module that
+ * session -> outcome -> patch -> artifact -> publish -> summary. Each phase is a call into the module that
  * owns it. Returns undefined when the trigger says not to run.
  */
 async function runAction(cancel: AbortSignal): Promise<AgentOutcome | undefined> {
@@ -65,6 +67,8 @@ async function runAction(cancel: AbortSignal): Promise<AgentOutcome | undefined>
   core.saveState(State.runId, paths.runId)
   core.saveState(State.runDir, paths.workDir)
   core.saveState(State.workspace, settings.sandbox.workspace)
+  // publish: comment says "working…" at once; the result (or the failure) replaces it.
+  const progress = await postProgressComment(settings)
   try {
     const image = await prepareImage(
       settings.image,
@@ -90,12 +94,13 @@ async function runAction(cancel: AbortSignal): Promise<AgentOutcome | undefined>
     })
     reportChange(outcome, patch)
     setResultOutputs(outcome, patch, paths)
+    const artifact = await uploadResultArtifact(settings.artifact, paths)
 
     // A refused publish fails the step, but only after the summary: nothing produced is lost.
     let published: PublishResult | undefined
     let publishError: unknown
     try {
-      published = await publishResult(settings, patch, outcome, paths)
+      published = await publishResult(settings, patch, outcome, paths, artifact)
     } catch (error: unknown) {
       publishError = error
     }
@@ -105,12 +110,16 @@ async function runAction(cancel: AbortSignal): Promise<AgentOutcome | undefined>
       paths,
       image,
       session,
+      artifact,
       published:
         published?.message ??
         (publishError ? `not published: ${errorMessage(publishError)}` : undefined)
     })
     if (publishError) throw publishError
     return outcome
+  } catch (error: unknown) {
+    await progress?.fail(error)
+    throw error
   } finally {
     rmSync(paths.workDir, { recursive: true, force: true })
   }

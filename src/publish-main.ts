@@ -6,6 +6,7 @@ import { publish, type PublishResult, type RunReport } from './github/publish.js
 import { readRunReport } from './github/publish-settings.js'
 import { getPublishSettings } from './inputs.js'
 import { readPatchDigest, digestPatchText, type PatchDigest } from './git/patch-digest.js'
+import { findArtifactUrl } from './report/artifact.js'
 import { renderPatchSummary } from './report/comment.js'
 
 /**
@@ -37,7 +38,12 @@ export async function runPublish(env: NodeJS.ProcessEnv = process.env): Promise<
     const patchPath = path.resolve(workspace, patch)
     const report = await runReport(read('execution-file').trim(), workspace)
     const artifactName = read('artifact-name').trim()
-    if (artifactName) report.artifactName = artifactName
+    if (artifactName) {
+      report.artifactName = artifactName
+      // The artifact an earlier job of this run uploaded: the comment links its page.
+      const artifactUrl = await findArtifactUrl(artifactName, env)
+      if (artifactUrl) report.artifactUrl = artifactUrl
+    }
     const context = contextFromEnv(env)
     const mode = resolvePublishMode(settings.mode, context)
     if (mode !== 'patch' && !publishesFor(mode, report.conclusion)) {

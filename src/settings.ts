@@ -75,6 +75,16 @@ export interface PublishSettings {
   maxFileBytes?: number
 }
 
+/** The workflow artifact holding the patch, the transcript and the logs (report/artifact.ts). */
+export interface ArtifactSettings {
+  /** `artifact`: upload at all. */
+  enabled: boolean
+  /** `artifact-name`; derived from the job and attempt when absent. */
+  name?: string
+  /** `artifact-retention-days` (1-90); the repository's setting when absent. */
+  retentionDays?: number
+}
+
 export interface TriggerSettings {
   triggerPhrase: string
   labelTrigger?: string
@@ -86,5 +96,6 @@ export interface Settings {
   sandbox: SandboxSettings
   image: ImageSettings
   publish: PublishSettings
+  artifact: ArtifactSettings
   trigger: TriggerSettings
 }

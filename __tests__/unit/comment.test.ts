@@ -123,7 +123,7 @@ describe('renderComment', () => {
     const body = renderComment(input(files, patch))
     expect(body).toContain('not shown here')
     expect(body).toContain(
-      'The whole patch is in the job summary of [the workflow run](https://github.example/o/r/actions/runs/7) and in its `claude&#45;patch` artifact.'
+      'The whole patch is in the job summary of [the workflow run](https://github.example/o/r/actions/runs/7) and in its <code>claude&#45;patch</code> artifact.'
     )
     const summary = renderPatchSummary(patch, 'claude-patch')
     expect(fences(summary).blocks[0]?.join('\n')).toBe(patch.replace(/\n$/, ''))
@@ -160,7 +160,7 @@ describe('renderComment', () => {
     const notShown = 2000 - shown.length
     expect(body).toContain(`**${notShown.toLocaleString('en-US')} files not shown here**`)
     expect(body).toContain(
-      'The whole patch is in the `claude&#45;patch` artifact of [the workflow run](https://github.example/o/r/actions/runs/7) (it is too large for the job summary).'
+      'The whole patch is in the <code>claude&#45;patch</code> artifact of [the workflow run](https://github.example/o/r/actions/runs/7) (it is too large for the job summary).'
     )
     expect(body).toContain('more file')
     expect(body).toContain('more files | | ')
@@ -468,5 +468,20 @@ describe('attributesCallout', () => {
     expect(callout).toContain('docs/.GitAttributes')
     expect(callout).toContain(': see the patch')
     expect(attributesCallout([], ['src/a.ts', 'gitattributes.md'])).toBe('')
+  })
+})
+
+describe('links to the artifact', () => {
+  it('links the artifact page in the apply instructions and where the patch is', () => {
+    const files = [file('a.txt', 1)]
+    const patch = 'diff --git a/a.txt b/a.txt\n--- a/a.txt\n+++ b/a.txt\n@@ -1 +1,2 @@\n a\n+b\n'
+    const url = 'https://github.com/o/r/actions/runs/7/artifacts/9'
+    const body = renderComment(input(files, patch, { artifactUrl: url }))
+    expect(body).toContain(
+      `Download <code>claude.patch</code> from [the <code>claude&#45;patch</code> artifact](${url})`
+    )
+    expect(renderPatchSummary('x'.repeat(1_000_000), 'claude-patch', url)).toContain(
+      `it is in [the <code>claude&#45;patch</code> artifact](${url}).`
+    )
   })
 })

@@ -210,6 +210,36 @@ describe('getSettings refuses bad inputs', () => {
     expect(configurationError(() => settings(inputs)).message).toBe(message)
   })
 
+  it('reads the artifact inputs: on by default, a name and retention when given', () => {
+    expect(settings({}).artifact).toEqual({ enabled: true })
+    expect(
+      settings({
+        artifact: 'false',
+        'artifact-name': 'claude-${{ matrix.os }}-linux',
+        'artifact-retention-days': '14'
+      }).artifact
+    ).toEqual({ enabled: false, name: 'claude-${{ matrix.os }}-linux', retentionDays: 14 })
+  })
+
+  it.each([
+    [{ artifact: 'maybe' }, 'Input `artifact` must be true or false, got "maybe"'],
+    [
+      { 'artifact-retention-days': '0' },
+      'Input `artifact-retention-days` must be a positive whole number, got "0"'
+    ],
+    [
+      { 'artifact-retention-days': '91' },
+      'Input `artifact-retention-days` must be between 1 and 90, got 91'
+    ],
+    [
+      { 'artifact-name': 'results/linux' },
+      'Input `artifact-name` contains a character the artifact service refuses ("results/linux")'
+    ]
+  ])('refuses the artifact input %j', (inputs, message) => {
+    const error = configurationError(() => settings(inputs))
+    expect(error.message).toBe(message)
+  })
+
   it('refuses a dockerfile that does not exist, unless a prebuilt image is given', () => {
     const error = configurationError(() => settings({ dockerfile: 'nope/Dockerfile' }))
     expect(error.message).toBe(

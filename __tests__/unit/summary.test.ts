@@ -134,6 +134,41 @@ describe('renderSummary', () => {
     expect(markdown).toContain('- Patch: `/tmp/run/claude.patch` (apply with `git apply --binary`)')
     expect(markdown).toContain('- Transcript: `/tmp/run/transcript.jsonl`')
   })
+
+  it('links the artifact and the run instead of naming runner paths', () => {
+    const markdown = renderSummary(
+      data({
+        patchPath: '/home/runner/work/_temp/claude-sandbox/r1/claude.patch',
+        executionFile: '/home/runner/work/_temp/claude-sandbox/r1/claude-execution.jsonl',
+        artifact: {
+          name: 'claude-sandbox-agent-1',
+          url: 'https://github.com/o/r/actions/runs/7/artifacts/9'
+        },
+        runUrl: 'https://github.com/o/r/actions/runs/7'
+      })
+    )
+    expect(markdown).toContain(
+      '- [Artifact <code>claude&#45;sandbox&#45;agent&#45;1</code>](https://github.com/o/r/actions/runs/7/artifacts/9)'
+    )
+    expect(markdown).toContain('- Log: [the workflow run](https://github.com/o/r/actions/runs/7)')
+    expect(markdown).not.toContain('/home/runner')
+  })
+
+  it('says where the files are when the artifact could not be uploaded', () => {
+    const markdown = renderSummary(
+      data({
+        patchPath: '/tmp/run/claude.patch',
+        executionFile: '/tmp/run/claude-execution.jsonl',
+        gatewayLog: '/tmp/run/gateway.log',
+        artifactMissing: 'Unable to make request: ECONNREFUSED'
+      })
+    )
+    expect(markdown).toContain(
+      'Not uploaded as an artifact (Unable to make request: ECONNREFUSED); the files are on the runner'
+    )
+    expect(markdown).toContain('- Patch: `/tmp/run/claude.patch` (apply with `git apply --binary`)')
+    expect(markdown).toContain('- Gateway log: `/tmp/run/gateway.log`')
+  })
 })
 
 describe('renderSummary call-outs from the patch', () => {

@@ -405,16 +405,17 @@ describe('the reusable workflow', () => {
     expect(uses).toEqual(['actions/download-artifact@v4', `${PUBLISHED}/publish@v1`])
   })
 
-  it('hands the patch and the transcript from one job to the other as an artifact', () => {
-    const upload = steps.find(
-      s => s.job === 'agent' && s.uses.startsWith('actions/upload-artifact@')
-    )
+  it('hands the patch and the transcript from one job to the other as the action’s artifact', () => {
+    // The action uploads them itself (artifact-name output); no second copy with upload-artifact.
+    expect(steps.filter(s => s.uses.startsWith('actions/upload-artifact@'))).toEqual([])
+    expect(obj(agent.outputs)['artifact-name']).toBe('${{ steps.claude.outputs.artifact-name }}')
     const download = steps.find(s => s.uses.startsWith('actions/download-artifact@'))
-    expect(upload?.with.name).toBe('${{ inputs.artifact-name }}')
-    expect(download?.with.name).toBe('${{ inputs.artifact-name }}')
+    expect(download?.with.name).toBe('${{ needs.agent.outputs.artifact-name }}')
     const publishStep = steps.find(s => ourActionFile(s.uses) === 'publish/action.yml')
-    expect(publishStep?.with.patch).toMatch(/claude-sandbox-result\/changes\.patch/)
-    expect(publishStep?.with['execution-file']).toMatch(/claude-sandbox-result\/execution\.jsonl/)
+    expect(publishStep?.with.patch).toMatch(/claude-sandbox-result\/claude\.patch\b/)
+    expect(publishStep?.with['execution-file']).toMatch(
+      /claude-sandbox-result\/claude-execution\.jsonl\b/
+    )
   })
 
   it('serialises runs per pull request or issue', () => {
@@ -449,8 +450,8 @@ describe('the reusable workflow', () => {
   it('passes on every input of the action that a caller could want', () => {
     const inputs = Object.keys(obj(workflowCall(REUSABLE).inputs))
     const secrets = Object.keys(obj(workflowCall(REUSABLE).secrets))
-    // Set by the workflow itself, not by its caller.
-    const ownedByWorkflow = ['publish', 'github-token', 'working-directory']
+    // Set by the workflow itself, not by its caller (the publish job needs the artifact).
+    const ownedByWorkflow = ['publish', 'github-token', 'working-directory', 'artifact']
     const missing = Object.keys(actionInputs('action.yml')).filter(
       name => !inputs.includes(name) && !secrets.includes(name) && !ownedByWorkflow.includes(name)
     )

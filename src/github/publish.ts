@@ -63,6 +63,8 @@ export interface RunReport {
   executionFile?: string
   /** Name of the workflow artifact holding the patch, when one was uploaded. */
   artifactName?: string
+  /** That artifact's page, which the comment links to. */
+  artifactUrl?: string
 }
 
 export interface PublishRequest {
@@ -316,7 +318,8 @@ function reportFields(p: Prepared, staged: StagedPatch): Omit<CommentInput, 'mar
     costUsd: report.costUsd,
     inputTokens: report.inputTokens,
     outputTokens: report.outputTokens,
-    artifactName: report.artifactName
+    artifactName: report.artifactName,
+    artifactUrl: report.artifactUrl
   }
   for (const [key, value] of Object.entries(optional)) {
     if (value !== undefined) Object.assign(fields, { [key]: value })

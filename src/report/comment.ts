@@ -85,6 +85,8 @@ export interface CommentInput {
   repository?: string
   /** Name of the workflow artifact holding the patch, when one was uploaded. */
   artifactName?: string
+  /** That artifact's page (`…/actions/runs/<run>/artifacts/<id>`), when known. */
+  artifactUrl?: string
   /** File name of the patch inside the artifact. */
   patchFileName?: string
   /** Lines shown under the header (e.g. why publishing fell back to a comment). */
@@ -434,23 +436,34 @@ export function leftOutFilesBlock(files: readonly LeftOutFile[], maxItems = 30):
   )
 }
 
+/** "[the `name` artifact](url)", or the best this run can say about where its artifacts are. */
+function artifactLink(
+  input: Pick<CommentInput, 'artifactName' | 'artifactUrl' | 'runUrl'>
+): string {
+  const name = input.artifactName ? `<code>${escapeInline(input.artifactName)}</code> ` : ''
+  if (input.artifactUrl) return `[the ${name}artifact](${input.artifactUrl})`
+  const run = input.runUrl ? `[the workflow run](${input.runUrl})` : 'the workflow run'
+  return `the ${name}artifact${name ? '' : 's'} of ${run}`
+}
+
 function applyBlock(input: CommentInput): string {
   const file = input.patchFileName ?? 'claude.patch'
   const lines = ['<details><summary>Apply this change locally</summary>', '']
+  lines.push(
+    `Download <code>${escapeInline(file)}</code> from ${artifactLink(input)}, then run <code>git apply --binary ${escapeInline(file)}</code> in your checkout.`
+  )
   // Only names that need no quoting go into the command (they come from workflow inputs).
   const safe = (text: string | undefined): boolean => !!text && /^[\w./-]+$/.test(text)
   if (safe(input.artifactName) && safe(input.runId) && safe(input.repository) && safe(file)) {
     const fence = '```'
     lines.push(
+      '',
+      'Or with the GitHub CLI:',
+      '',
       `${fence}sh`,
       `gh run download ${input.runId} --repo ${input.repository} --name ${input.artifactName}`,
       `git apply --binary ${file}`,
       fence
-    )
-  } else {
-    const where = input.runUrl ? `[the workflow run](${input.runUrl})` : 'the workflow run'
-    lines.push(
-      `Download the patch from the artifacts of ${where}, then run <code>git apply --binary ${escapeInline(file)}</code> in your checkout.`
     )
   }
   lines.push('', '</details>', '')
@@ -459,10 +472,13 @@ function applyBlock(input: CommentInput): string {
 
 function whereIsThePatch(input: CommentInput, digest: PatchDigest): string {
   const run = input.runUrl ? `[the workflow run](${input.runUrl})` : 'the workflow run'
-  const name = input.artifactName ? `\`${escapeInline(input.artifactName)}\` ` : ''
+  const name = input.artifactName ? `<code>${escapeInline(input.artifactName)}</code> ` : ''
+  const artifact = input.artifactUrl
+    ? `[the ${name}artifact](${input.artifactUrl})`
+    : `its ${name}artifact${name ? '' : 's'}`
   return digest.whole !== undefined
-    ? `The whole patch is in the job summary of ${run} and in its ${name}artifact${name ? '' : 's'}.`
-    : `The whole patch is in the ${name}artifact${name ? '' : 's'} of ${run} (it is too large for the job summary).`
+    ? `The whole patch is in the job summary of ${run} and in ${artifact}.`
+    : `The whole patch is in ${input.artifactUrl ? artifact : `the ${name}artifact${name ? '' : 's'}`} of ${run} (it is too large for the job summary).`
 }
 
 /**
@@ -489,12 +505,19 @@ const SUMMARY_NAMES_MAX = 200
  * otherwise each file's diff cut to its first 64 KiB while 800 KB last, and the rest named.
  * Takes the patch's digest (readPatchDigest), so a patch of any size is never one string.
  */
-export function renderPatchSummary(patch: string | PatchDigest, artifactName?: string): string {
+export function renderPatchSummary(
+  patch: string | PatchDigest,
+  artifactName?: string,
+  artifactUrl?: string
+): string {
   const digest = typeof patch === 'string' ? digestPatchText(patch) : patch
   if (digest.bytes === 0) return ''
-  const where = artifactName
-    ? `the \`${escapeInline(artifactName)}\` artifact`
-    : 'the run’s artifacts'
+  const name = artifactName ? `<code>${escapeInline(artifactName)}</code> ` : ''
+  const where = artifactUrl
+    ? `[the ${name}artifact](${artifactUrl})`
+    : name
+      ? `the ${name}artifact`
+      : 'the run’s artifacts'
   if (digest.whole !== undefined && digest.bytes <= SUMMARY_PATCH_MAX_BYTES) {
     const content = digest.whole.endsWith('\n') ? digest.whole : `${digest.whole}\n`
     const fence = fenceFor(content)
