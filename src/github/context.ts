@@ -101,11 +101,12 @@ export function resolvePublishMode(
 }
 
 /**
- * A comment goes out whatever the conclusion (it says what happened); a commit or a pull request
- * carries only the work of an agent that succeeded: a timed-out or failed agent's partial change
- * stays in the patch for a person to look at.
+ * A comment or a review goes out whatever the conclusion (it says what happened; a review of an
+ * agent that did not succeed shows its change as a diff, with no suggestions); a commit or a
+ * pull request carries only the work of an agent that succeeded: a timed-out or failed agent's
+ * partial change, or one whose verdict is unknown, stays in the patch for a person to look at.
  */
 export function publishesFor(mode: ResolvedPublishMode, conclusion: string): boolean {
   if (mode === 'patch') return false
-  return mode === 'comment' || conclusion === 'success'
+  return mode === 'comment' || mode === 'review' || conclusion === 'success'
 }

@@ -1,7 +1,7 @@
 import { createReadStream } from 'node:fs'
 import { access } from 'node:fs/promises'
 import { createInterface } from 'node:readline'
-import type { RunReport } from './publish.js'
+import type { RunReport } from './publish-types.js'
 
 interface TranscriptLine {
   type?: string

@@ -378,3 +378,16 @@ export function applySuggestions(text: string, suggestions: readonly Suggestion[
   if (lines.length === 0) return ''
   return lines.join('\n') + (endsWithNewline ? '\n' : '')
 }
+
+/** Every file of the patch in the body, as it stands (no suggestions). */
+export function wholeFiles(patch: string): ReviewPlan {
+  return {
+    suggestions: [],
+    body: splitPatch(patch).map(section => ({
+      path: section.path,
+      reasons: [],
+      diff: section.text,
+      binary: section.binary
+    }))
+  }
+}
