@@ -14,6 +14,7 @@ import {
   type PublishRequest,
   type PublishResult
 } from '../../src/github/publish.js'
+import { createGitHubClient } from '../../src/github/client.js'
 import { COMMENT_LIMIT } from '../../src/report/comment.js'
 import { REPO_ROOT, runAction } from '../helpers/run-action.js'
 import { FakeGitHub, WRITE_ALL } from '../servers/fake-github.js'
@@ -622,6 +623,160 @@ describe('publishing without a checkout (the reusable workflow publish job)', ()
   })
 })
 
+describe('publish: review', () => {
+  /** The agent's edits plus one inside the PR's diff (feature.txt is the PR's new file). */
+  async function reviewEdits(): Promise<void> {
+    await agentEdits()
+    await write('feature.txt', 'feature work, improved\nand extended\n')
+  }
+
+  it('suggests the edit on the PR diff and puts every other file in the body', async () => {
+    await seed()
+    const pr = fake.addPullRequest(REPO, { headRef: 'feature' })
+    await reviewEdits()
+    await makePatch()
+    const result = await publish(request('review', prContext(pr.number)))
+    expect(result.mode).toBe('review')
+    expect(result.suggestions).toBe(1)
+    const [review] = fake.reviews(REPO, pr.number)
+    expect(result.reviewUrl).toBe(
+      `${fake.serverUrl}/${REPO}/pull/${pr.number}#pullrequestreview-${review?.id}`
+    )
+    expect(review?.commitId).toBe(fake.ref(REPO, 'feature'))
+    const comments = fake.reviewComments(REPO, pr.number)
+    expect(comments.map(c => [c.path, c.startLine, c.line, c.body])).toEqual([
+      ['feature.txt', undefined, 1, '```suggestion\nfeature work, improved\nand extended\n```']
+    ])
+    const body = review?.body ?? ''
+    expect(body.startsWith('<!-- claude-sandbox-review:CI:claude -->')).toBe(true)
+    for (const file of ['README.md', 'old.txt', 'assets/new.bin', 'notes/variant-1.md'])
+      expect(body).toContain(file)
+    expect(body).toContain('@\u200boctocat')
+    expect(body.length).toBeLessThanOrEqual(65_536)
+    expect(gitWrites()).toEqual([])
+  })
+
+  it('fits a huge change into one review body', async () => {
+    await seed()
+    const pr = fake.addPullRequest(REPO, { headRef: 'feature' })
+    for (let i = 0; i < 40; i++) await write(`gen/file-${i}.txt`, 'x'.repeat(3_000) + '\n')
+    await makePatch()
+    await publish(request('review', prContext(pr.number)))
+    const body = fake.reviews(REPO, pr.number)[0]?.body ?? ''
+    expect(body.length).toBeLessThanOrEqual(65_536)
+    expect(body).toMatch(/more files? too long to show here/)
+    expect(body).toContain('gh run download 42 --repo octo/repo --name claude-patch')
+  })
+
+  it("the GitHub stand-in refuses a suggestion outside the diff with GitHub's 422", async () => {
+    await seed()
+    const pr = fake.addPullRequest(REPO, { headRef: 'feature' })
+    const client = createGitHubClient({ token: TOKEN, baseUrl: fake.url, retries: 0 })
+    const attemptReview = (comment: Record<string, unknown>) =>
+      client.rest.pulls
+        .createReview({
+          owner: 'octo',
+          repo: 'repo',
+          pull_number: pr.number,
+          event: 'COMMENT',
+          body: 'x',
+          comments: [{ path: 'feature.txt', body: 'y', side: 'RIGHT', line: 1, ...comment }]
+        })
+        .then(
+          () => 'accepted',
+          (e: unknown) => `${(e as { status: number }).status} ${String(e)}`
+        )
+    expect(await attemptReview({})).toBe('accepted')
+    expect(await attemptReview({ path: 'README.md' })).toMatch(/^422 .*Path could not be resolved/)
+    expect(await attemptReview({ line: 2 })).toMatch(/^422 .*line must be part of the diff/)
+    expect(await attemptReview({ start_line: 1, start_side: 'RIGHT' })).toMatch(
+      /^422 .*start line must precede the end line/
+    )
+    expect(fake.reviews(REPO, pr.number)).toHaveLength(1)
+  })
+
+  it('falls back to a body-only review when GitHub refuses the suggestions', async () => {
+    await seed()
+    const pr = fake.addPullRequest(REPO, { headRef: 'feature' })
+    await reviewEdits()
+    await makePatch()
+    fake.failNext(
+      'pulls/create-review',
+      422,
+      1,
+      'Pull request review thread line must be part of the diff'
+    )
+    const result = await publish(request('review', prContext(pr.number)))
+    expect(result.suggestions).toBe(0)
+    expect(result.warnings.join('\n')).toContain('GitHub refused the suggestions')
+    expect(fake.reviews(REPO, pr.number)).toHaveLength(1)
+    expect(fake.reviewComments(REPO, pr.number)).toEqual([])
+    expect(fake.reviews(REPO, pr.number)[0]?.body).toContain('+and extended')
+  })
+
+  it('offers no suggestions for an agent that did not succeed, only the diff', async () => {
+    await seed()
+    const pr = fake.addPullRequest(REPO, { headRef: 'feature' })
+    await reviewEdits()
+    await makePatch()
+    const base = request('review', prContext(pr.number))
+    await publish({ ...base, report: { ...base.report, conclusion: 'timeout' } })
+    expect(fake.reviewComments(REPO, pr.number)).toEqual([])
+    const body = fake.reviews(REPO, pr.number)[0]?.body ?? ''
+    expect(body).toContain('did not succeed (timeout)')
+    expect(body).toContain('+and extended')
+  })
+
+  it('shows the change as a diff when the head moved since the checkout', async () => {
+    await seed()
+    const pr = fake.addPullRequest(REPO, { headRef: 'feature' })
+    const context = prContext(pr.number)
+    fake.advanceBranch(REPO, 'feature', { 'other.txt': 'pushed meanwhile\n' })
+    await reviewEdits()
+    await makePatch()
+    await publish(request('review', context))
+    expect(fake.reviewComments(REPO, pr.number)).toEqual([])
+    expect(fake.reviews(REPO, pr.number)[0]?.body).toContain('head moved')
+  })
+
+  it("retires only its own earlier review, not another job's or a person's", async () => {
+    await seed()
+    const pr = fake.addPullRequest(REPO, { headRef: 'feature' })
+    await reviewEdits()
+    await makePatch()
+    await publish(request('review', { ...prContext(pr.number), job: 'other' }))
+    const first = await publish(request('review', prContext(pr.number)))
+    // A person's review that quotes our marker at its start.
+    const repo = fake.repo(REPO)
+    const mine = [...repo.reviews.values()].find(r => first.reviewUrl?.endsWith(`-${r.id}`))!
+    repo.reviews.set(99_999, {
+      ...mine,
+      id: 99_999,
+      user: { login: 'someone', id: 7, type: 'User' }
+    })
+    const second = await publish(request('review', prContext(pr.number)))
+    expect(second.reviewUrl).not.toBe(first.reviewUrl)
+    const active = fake
+      .reviews(REPO, pr.number)
+      .filter(r => r.body.startsWith('<!-- claude-sandbox-review:CI:claude -->'))
+    expect(active.map(r => r.id).sort()).toEqual(
+      [99_999, Number(second.reviewUrl?.split('-').pop())].sort()
+    )
+    expect(fake.reviewComments(REPO, pr.number, mine.id)).toEqual([])
+    // The other job's review keeps its suggestion.
+    expect(fake.reviewComments(REPO, pr.number)).toHaveLength(2)
+  })
+
+  it('outside a pull request: one clear error before any request', async () => {
+    const heads = await seed()
+    await reviewEdits()
+    await makePatch()
+    const error = await refused(publish(request('review', dispatchContext(heads.main as string))))
+    expect(error.line).toContain('publish: review needs a pull request')
+    expect(fake.requests).toEqual([])
+  })
+})
+
 describe('path policy', () => {
   it('refuses a protected path, an escaping symlink and an oversized file, listing each, before any request', async () => {
     await seed()
@@ -795,6 +950,41 @@ describe('publish-only action through dist/publish (runner contract)', () => {
     )
     return file
   }
+
+  it('posts a review of suggested changes from a job with no checkout', async () => {
+    await seed()
+    const pr = fake.addPullRequest(REPO, { headRef: 'feature' })
+    await agentEdits()
+    await write('feature.txt', 'feature work, reviewed\n')
+    await makePatch()
+    const empty = path.join(root, 'runner-workspace')
+    await mkdir(empty)
+    const result = await runAction({
+      entry,
+      workspace: empty,
+      inputs: {
+        'github-token': TOKEN,
+        patch: patchPath,
+        publish: 'review',
+        conclusion: 'success',
+        'artifact-url': 'https://github.example/octo/repo/actions/runs/4242/artifacts/7'
+      },
+      event: { name: 'pull_request', payload: prContext(pr.number).payload },
+      env: { GITHUB_REPOSITORY: REPO, GITHUB_API_URL: fake.url, GITHUB_SERVER_URL: fake.serverUrl },
+      timeoutMs: 120_000
+    })
+    expect(result.errors).toEqual([])
+    expect(result.outputs['published-as']).toBe('review')
+    const [review] = fake.reviews(REPO, pr.number)
+    expect(result.outputs['review-url']).toContain(`#pullrequestreview-${review?.id}`)
+    expect(fake.reviewComments(REPO, pr.number).map(c => c.body)).toEqual([
+      '```suggestion\nfeature work, reviewed\n```'
+    ])
+    expect(review?.body).toContain(
+      '(https://github.example/octo/repo/actions/runs/4242/artifacts/7)'
+    )
+    expect(result.summary).toContain('Review: ')
+  })
 
   it("trusts the agent job's conclusion, not a transcript forged to claim success", async () => {
     const heads = await seed()
