@@ -199,7 +199,7 @@ describe('publish: review through dist/', () => {
     fake.addToken(TOKEN, WRITE_ALL)
     await fake.seedFromGit(name, dir, { main: 'main' })
     const before = fake.requests.length
-    const { run } = await runScenario(agentTurns, {
+    const { run, api } = await runScenario(agentTurns, {
       repo: dir,
       inputs: { publish: 'review', 'github-token': TOKEN },
       env: env(name),
@@ -209,8 +209,8 @@ describe('publish: review through dist/', () => {
     expect(run.errors).toHaveLength(1)
     expect(run.errors[0]).toContain('publish: review needs a pull request')
     expect(run.stdout + run.stderr).not.toMatch(/\n\s+at /)
-    expect(fake.requests.slice(before).filter(r => r.method !== 'GET')).toEqual([])
-    // The patch is kept.
-    expect(readFileSync(run.outputs['patch-path'] ?? '', 'utf8')).toContain('NOTES.md')
+    // Refused before the agent ran: no model request was spent, nothing reached GitHub.
+    expect(api.requests).toEqual([])
+    expect(fake.requests.slice(before)).toEqual([])
   })
 })

@@ -110,3 +110,24 @@ export function publishesFor(mode: ResolvedPublishMode, conclusion: string): boo
   if (mode === 'patch') return false
   return mode === 'comment' || mode === 'review' || conclusion === 'success'
 }
+
+export function reviewNeedsPullRequest(eventName: string): ConfigurationError {
+  return new ConfigurationError(
+    `publish: review needs a pull request, and the ${eventName || 'current'} event is not about one. Nothing was published`,
+    'Run it on pull_request (or a comment on a pull request), or use publish: auto, which comments on pull requests and opens a pull request otherwise'
+  )
+}
+
+/**
+ * Refuses, before the agent runs, a publishing mode this event cannot have: publish: review
+ * outside a pull request. Other modes decide at publishing time (a comment without an issue
+ * falls back to the patch, commit needs a branch).
+ */
+export function requirePublishTarget(
+  mode: PublishMode,
+  env: NodeJS.ProcessEnv = process.env
+): void {
+  if (mode !== 'review') return
+  const context = contextFromEnv(env)
+  if (pullRequestNumber(context) === undefined) throw reviewNeedsPullRequest(context.eventName)
+}

@@ -1,7 +1,6 @@
-import { ConfigurationError } from '../../errors.js'
 import { stickyMarker } from '../../report/comment.js'
 import { isHttpError } from '../client.js'
-import { pullRequestNumber, runUrl } from '../context.js'
+import { pullRequestNumber, reviewNeedsPullRequest, runUrl } from '../context.js'
 import { createReview, listPullRequestFiles, retireReviews } from '../review-api.js'
 import { renderReviewBody } from '../review-body.js'
 import { planReview, wholeFiles, type ReviewPlan } from '../suggestions.js'
@@ -36,12 +35,7 @@ export const reviewPublisher: Publisher<ReviewTarget> = {
   async target(client, s) {
     const { context } = s.request
     const number = pullRequestNumber(context)
-    if (number === undefined) {
-      throw new ConfigurationError(
-        `publish: review needs a pull request, and the ${context.eventName || 'current'} event is not about one. Nothing was published`,
-        'Run it on pull_request (or a comment on a pull request), or use publish: auto, which comments on pull requests and opens a pull request otherwise'
-      )
-    }
+    if (number === undefined) throw reviewNeedsPullRequest(context.eventName)
     const pr = await pullRequestOf(client, s, true)
     const current = pr?.headSha ?? ''
     const payloadHead = (context.payload.pull_request as { head?: { sha?: string } } | undefined)
@@ -139,6 +133,8 @@ export const reviewPublisher: Publisher<ReviewTarget> = {
     s.log.info(`Posted the review ${posted.url} with ${plan.suggestions.length} suggestion(s)`)
     return {
       mode: 'review',
+      // The review is the pull request's comment of this run: `comment-url` points at it too.
+      commentUrl: posted.url,
       reviewUrl: posted.url,
       suggestions: plan.suggestions.length,
       message: `Posted a review on #${number} with ${plan.suggestions.length} suggested change(s)${plan.body.length > 0 ? ` and ${plan.body.length} file diff(s) in its body` : ''}`,
