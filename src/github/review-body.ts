@@ -88,10 +88,11 @@ function wholePatch(input: ReviewBodyInput): string {
   const safe = (text: string | undefined): boolean => !!text && /^[\w./-]+$/.test(text)
   const lines: string[] = []
   if (input.artifactUrl && /^https?:\/\//.test(input.artifactUrl)) {
-    lines.push(`The whole patch is in [the run’s artifact](${input.artifactUrl}).`)
+    lines.push(`The whole patch is in [the run’s artifact](${input.artifactUrl}).`, '')
   }
   if (safe(input.artifactName) && safe(input.runId) && safe(input.repository) && safe(file)) {
     lines.push(
+      'To apply the whole change locally:',
       '```sh',
       `gh run download ${input.runId} --repo ${input.repository} --name ${input.artifactName}`,
       `git apply --binary ${file}`,
