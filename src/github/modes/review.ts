@@ -91,13 +91,16 @@ export const reviewPublisher: Publisher<ReviewTarget> = {
         notes: [...notes, ...extra],
         ...optional(report)
       })
+    // Suggestions exist only when the head is still the checkout's; a body-only review goes on
+    // the head as it is now (an old head may have been force-pushed away).
+    const commitId = current || expected
     let posted
     try {
       posted = await createReview(
         client,
         s.repo,
         number,
-        expected,
+        commitId,
         render(plan, []),
         plan.suggestions
       )
@@ -113,7 +116,7 @@ export const reviewPublisher: Publisher<ReviewTarget> = {
         client,
         s.repo,
         number,
-        expected,
+        commitId,
         render(plan, [
           'GitHub did not accept these lines as suggestions; the change is shown as a diff.'
         ]),
