@@ -1,5 +1,6 @@
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from '@jest/globals'
 import { randomBytes } from 'node:crypto'
+import { readFileSync } from 'node:fs'
 import { chmod, mkdir, mkdtemp, rm, symlink, unlink, writeFile } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import path from 'node:path'
@@ -841,6 +842,21 @@ describe('path policy', () => {
 
 // The bundled publish action (publish/action.yml runs dist/publish/index.js), driven through the
 // runner contract: CI checks dist/ is fresh before the tests run.
+describe('the reusable workflow hands the publish job only what the host set', () => {
+  const workflow = readFileSync(
+    path.join(REPO_ROOT, '.github/workflows/claude-sandbox.yml'),
+    'utf8'
+  )
+
+  it.each(['conclusion', 'cost-usd', 'num-turns', 'duration-ms', 'input-tokens', 'output-tokens'])(
+    '%s comes from the agent step, through the agent job, to the publish action',
+    name => {
+      expect(workflow).toContain(`      ${name}: \${{ steps.claude.outputs.${name} }}\n`)
+      expect(workflow).toContain(`          ${name}: \${{ needs.agent.outputs.${name} }}\n`)
+    }
+  )
+})
+
 describe('publish-only action through dist/publish (runner contract)', () => {
   const entry = path.join(REPO_ROOT, 'dist', 'publish', 'index.js')
 
