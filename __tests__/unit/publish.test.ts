@@ -728,16 +728,32 @@ describe('publish: review', () => {
     expect(body).toContain('+and extended')
   })
 
-  it('shows the change as a diff when the head moved since the checkout', async () => {
+  it('still suggests on files the head did not change since the checkout', async () => {
     await seed()
     const pr = fake.addPullRequest(REPO, { headRef: 'feature' })
     const context = prContext(pr.number)
-    fake.advanceBranch(REPO, 'feature', { 'other.txt': 'pushed meanwhile\n' })
+    const moved = fake.advanceBranch(REPO, 'feature', { 'other.txt': 'pushed meanwhile\n' })
     await reviewEdits()
     await makePatch()
-    await publish(request('review', context))
+    const result = await publish(request('review', context))
+    expect(result.suggestions).toBe(1)
+    expect(fake.reviews(REPO, pr.number)[0]?.commitId).toBe(moved)
+    expect(fake.reviewComments(REPO, pr.number).map(c => c.path)).toEqual(['feature.txt'])
+  })
+
+  it('shows a file as a diff when the head changed it since the checkout', async () => {
+    await seed()
+    const pr = fake.addPullRequest(REPO, { headRef: 'feature' })
+    const context = prContext(pr.number)
+    fake.advanceBranch(REPO, 'feature', { 'feature.txt': 'feature work\npushed meanwhile\n' })
+    await reviewEdits()
+    await makePatch()
+    const result = await publish(request('review', context))
+    expect(result.suggestions).toBe(0)
     expect(fake.reviewComments(REPO, pr.number)).toEqual([])
-    expect(fake.reviews(REPO, pr.number)[0]?.body).toContain('head moved')
+    const body = fake.reviews(REPO, pr.number)[0]?.body ?? ''
+    expect(body).toContain('another version of this file than the agent worked on')
+    expect(body).toContain('+and extended')
   })
 
   it("retires only its own earlier review, not another job's or a person's", async () => {

@@ -309,6 +309,30 @@ describe('planReview on real diffs', () => {
     })
   })
 
+  it('sends a file to the body when the head holds another blob than the patch was made on', () => {
+    const base = numbered(10)
+    const head = base.map((l, i) => (i === 4 ? 'pr 5' : l))
+    const agent = head.map((l, i) => (i === 5 ? 'agent 6' : l))
+    const s: Scenario = {
+      base: { 'b.txt': text(base) },
+      head: { 'b.txt': text(head) },
+      agent: { 'b.txt': text(agent) }
+    }
+    const d = diffs(s)
+    const oldBlob = /^index ([0-9a-f]+)\.\./m.exec(d.agentPatch)?.[1] ?? ''
+    const same = planReview(
+      d.agentPatch,
+      d.prFiles.map(f => ({ ...f, sha: oldBlob }))
+    )
+    expect(same.suggestions).toHaveLength(1)
+    const other = planReview(
+      d.agentPatch,
+      d.prFiles.map(f => ({ ...f, sha: 'f'.repeat(40) }))
+    )
+    expect(other.suggestions).toEqual([])
+    expect(other.body.map(b => b.reasons)).toEqual([['changed since the checkout']])
+  })
+
   it('fences a suggestion whose content holds backticks so it cannot close early', () => {
     const body = suggestionBody({
       path: 'r.md',

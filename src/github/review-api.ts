@@ -26,6 +26,7 @@ export async function listPullRequestFiles(
       return files.map(f => ({
         filename: f.filename,
         status: f.status,
+        ...(f.sha ? { sha: f.sha } : {}),
         ...(f.patch === undefined ? {} : { patch: f.patch })
       }))
     }

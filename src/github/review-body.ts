@@ -63,7 +63,9 @@ const REASON: Record<BodyReason, string> = {
   'newline at end of file': 'changes the newline at the end of the file',
   'nothing to anchor to': 'no line to attach a suggestion to',
   'too long for a comment': 'too long for one review comment',
-  'too many suggestions': 'past the number of suggestions one review carries'
+  'too many suggestions': 'past the number of suggestions one review carries',
+  'changed since the checkout':
+    'the pull request’s head has another version of this file than the agent worked on'
 }
 
 function plural(n: number, word: string): string {

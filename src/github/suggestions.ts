@@ -59,6 +59,7 @@ export type BodyReason =
   | 'nothing to anchor to'
   | 'too long for a comment'
   | 'too many suggestions'
+  | 'changed since the checkout'
 
 export interface BodyPart {
   path: string
@@ -77,6 +78,8 @@ export interface ReviewPlan {
 export interface PullRequestFile {
   filename: string
   status: string
+  /** The file's blob id at the pull request's head. */
+  sha?: string
   /** Absent for binary files and diffs GitHub considers too large. */
   patch?: string
 }
@@ -288,6 +291,8 @@ export function suggestionBody(suggestion: Suggestion): string {
 interface SectionHeader {
   reasons: BodyReason[]
   header: string
+  /** The blob the patch was made against (its `index` line). */
+  oldBlob?: string
 }
 
 function readHeader(section: PatchSection): SectionHeader {
@@ -300,12 +305,14 @@ function readHeader(section: PatchSection): SectionHeader {
   if (/^copy from /m.test(header)) reasons.push('copied')
   if (/^old mode /m.test(header)) reasons.push('mode change')
   if (section.binary) reasons.push('binary')
-  return { reasons, header }
+  const index = /^index ([0-9a-f]+)\.\./m.exec(header)
+  return { reasons, header, ...(index ? { oldBlob: index[1] as string } : {}) }
 }
 
 /**
  * Plans one review for `patch` (the agent's change, relative to the pull request's head) on a
- * pull request whose files are `files`.
+ * pull request whose files are `files`. A file whose blob at the head is not the one the patch
+ * was made on goes to the body whole: its line numbers would not fit.
  */
 export function planReview(
   patch: string,
@@ -317,7 +324,7 @@ export function planReview(
   const byName = new Map(files.map(f => [f.filename, f]))
   const plan: ReviewPlan = { suggestions: [], body: [] }
   for (const section of splitPatch(patch)) {
-    const { reasons, header } = readHeader(section)
+    const { reasons, header, oldBlob } = readHeader(section)
     const whole = (why: BodyReason[]): void => {
       plan.body.push({
         path: section.path,
@@ -336,6 +343,17 @@ export function planReview(
     const hunks = parseHunks(section.text.slice(header.length))
     if (!prFile) {
       if (hunks.length > 0 || reasons.length > 0) whole([...reasons, 'not in the pull request'])
+      continue
+    }
+    // The patch's line numbers are those of the file it was made on; they are the head's only
+    // when that is the head's blob (the checkout may be an older head, or a merge commit).
+    if (
+      prFile.sha &&
+      oldBlob &&
+      !prFile.sha.startsWith(oldBlob) &&
+      !oldBlob.startsWith(prFile.sha)
+    ) {
+      whole([...reasons, 'changed since the checkout'])
       continue
     }
     const ranges = commentableRanges(prFile.patch)

@@ -1,3 +1,4 @@
+import path from 'node:path'
 import { stickyMarker } from '../../report/comment.js'
 import { isHttpError } from '../client.js'
 import { pullRequestNumber, reviewNeedsPullRequest, runUrl } from '../context.js'
@@ -5,7 +6,6 @@ import { createReview, listPullRequestFiles, retireReviews } from '../review-api
 import { renderReviewBody } from '../review-body.js'
 import { planReview, wholeFiles, type ReviewPlan } from '../suggestions.js'
 import { pullRequestOf, type Publisher, type Target } from './publisher.js'
-import path from 'node:path'
 
 /**
  * publish: review — one pull request review (event COMMENT) whose comments are suggested changes
@@ -65,11 +65,6 @@ export const reviewPublisher: Publisher<ReviewTarget> = {
         `The agent did not succeed (${report.conclusion || 'no verdict'}), so its partial change is shown here as a diff, not offered as suggestions.`
       )
       plan = wholeFiles(s.patchText)
-    } else if (current !== expected) {
-      notes.push(
-        `The pull request's head moved (${expected.slice(0, 12)} → ${current.slice(0, 12)}) since the agent's checkout, so its line numbers no longer fit; the change is shown here as a diff.`
-      )
-      plan = wholeFiles(s.patchText)
     } else {
       plan = planReview(s.patchText, await listPullRequestFiles(client, s.repo, number))
     }
@@ -91,8 +86,9 @@ export const reviewPublisher: Publisher<ReviewTarget> = {
         notes: [...notes, ...extra],
         ...optional(report)
       })
-    // Suggestions exist only when the head is still the checkout's; a body-only review goes on
-    // the head as it is now (an old head may have been force-pushed away).
+    // On the head as it is now: the pull request's files (and so the lines suggestions may go
+    // on) are read for it, and planReview keeps only files whose blob there is the one the
+    // agent's patch was made on.
     const commitId = current || expected
     let posted
     try {
