@@ -319,7 +319,8 @@ export function getSettings(read: InputReader, env: NodeJS.ProcessEnv = process.
       memory,
       cpus,
       pidsLimit: parsePositiveInteger(read('pids-limit'), 'pids-limit') ?? 1024,
-      workspace
+      workspace,
+      runnerToolCache: parseBoolean(read('runner-tool-cache'), 'runner-tool-cache', true)
     },
     image: {
       image,

@@ -39,6 +39,8 @@ export interface SandboxSettings {
   cpus: string
   pidsLimit: number
   workspace: string
+  /** `runner-tool-cache`: mount the runner's tool cache read-only (src/sandbox/tool-cache.ts). */
+  runnerToolCache: boolean
 }
 
 export interface ImageSettings {

@@ -81,7 +81,8 @@ describe('getSettings defaults', () => {
       memory: '4g',
       cpus: '2',
       pidsLimit: 1024,
-      workspace
+      workspace,
+      runnerToolCache: true
     })
     expect(s.image).toEqual({
       image: undefined,
@@ -108,6 +109,7 @@ describe('getSettings defaults', () => {
       network: 'open',
       publish: 'pull-request',
       cache: 'false',
+      'runner-tool-cache': 'false',
       'pr-draft': 'yes',
       'allowed-tools': 'Read, Bash(git diff:*)\nEdit',
       'extra-packages': 'make gcc,\nlibssl-dev',
@@ -123,7 +125,8 @@ describe('getSettings defaults', () => {
       memory: '512m',
       cpus: '1.5',
       pidsLimit: 256,
-      network: 'open'
+      network: 'open',
+      runnerToolCache: false
     })
     expect(s.publish).toMatchObject({ mode: 'pull-request', prDraft: true })
     expect(s.publish.protectedPaths).toEqual(['src/secret/**', '.github/**'])
@@ -160,6 +163,10 @@ describe('getSettings refuses bad inputs', () => {
       'Input `publish` must be one of auto, comment, commit, pull-request, review, patch, got "email"'
     ],
     [{ cache: 'maybe' }, 'Input `cache` must be true or false, got "maybe"'],
+    [
+      { 'runner-tool-cache': 'mounted' },
+      'Input `runner-tool-cache` must be true or false, got "mounted"'
+    ],
     [{ 'pr-draft': 'sometimes' }, 'Input `pr-draft` must be true or false, got "sometimes"'],
     [
       { 'claude-code-version': 'latest' },
