@@ -18,7 +18,14 @@ import { parseAllowedDomains } from './sandbox/allow-list.js'
 export type InputReader = (name: string) => string
 
 const NETWORK_MODES: readonly NetworkMode[] = ['restricted', 'open']
-const PUBLISH_MODES: readonly PublishMode[] = ['auto', 'comment', 'commit', 'pull-request', 'patch']
+const PUBLISH_MODES: readonly PublishMode[] = [
+  'auto',
+  'comment',
+  'commit',
+  'pull-request',
+  'review',
+  'patch'
+]
 
 /**
  * Variables the `env` input may not set: they would hand the agent a credential or route its

@@ -8,6 +8,7 @@ import { ConfigurationError, errorMessage } from './errors.js'
 import { createPatch, type PatchResult } from './git/patch.js'
 import { describeLeftOut } from './git/patch-preamble.js'
 import { postProgressComment } from './github/progress-comment.js'
+import { requirePublishTarget } from './github/context.js'
 import type { PublishResult } from './github/publish.js'
 import { prepareImage } from './image/prepare.js'
 import { actionRoot, getSettings, requireCredentials } from './inputs.js'
@@ -60,6 +61,7 @@ async function runAction(cancel: AbortSignal): Promise<AgentOutcome | undefined>
   core.info(decision.reason)
   settings.task.prompt = await resolveTask(settings, decision)
   requireCredentials(settings)
+  requirePublishTarget(settings.publish.mode)
   const gitPath = requireGitPath(settings.sandbox.workspace)
   core.info(`Docker engine ${await requireDockerDaemon()}`)
 

@@ -4,7 +4,7 @@
  * nothing downstream re-reads an input.
  */
 export type NetworkMode = 'restricted' | 'open'
-export type PublishMode = 'auto' | 'comment' | 'commit' | 'pull-request' | 'patch'
+export type PublishMode = 'auto' | 'comment' | 'commit' | 'pull-request' | 'review' | 'patch'
 
 export interface TaskSettings {
   /** The prompt text (from `prompt`; main.ts fills it from `prompt-file` once the event is known). */

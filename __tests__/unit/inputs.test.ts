@@ -186,7 +186,7 @@ describe('getSettings refuses bad inputs', () => {
     [{ network: 'closed' }, 'Input `network` must be one of restricted, open, got "closed"'],
     [
       { publish: 'email' },
-      'Input `publish` must be one of auto, comment, commit, pull-request, patch, got "email"'
+      'Input `publish` must be one of auto, comment, commit, pull-request, review, patch, got "email"'
     ],
     [{ cache: 'maybe' }, 'Input `cache` must be true or false, got "maybe"'],
     [
