@@ -156,7 +156,7 @@ class StderrLines {
 
   private take(line: BoundedLine): void {
     const text = line.cut
-      ? `${line.head.toString('utf8')} … ${line.tail?.toString('utf8') ?? ''} (a line of ${formatBytes(line.bytes)}, cut)`
+      ? `${line.head.toString('utf8').slice(0, 200)}… …${line.tail?.toString('utf8').slice(-100) ?? ''} (a line of ${formatBytes(line.bytes)}, cut)`
       : line.head.toString('utf8')
     this.tail.push(text.length > TAIL_LINE_CHARS ? `${text.slice(0, TAIL_LINE_CHARS)}…` : text)
     if (this.tail.length > TAIL_LINES) this.tail.shift()
