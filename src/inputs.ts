@@ -7,6 +7,7 @@ import type { NetworkMode, PublishMode, PublishSettings, Settings } from './sett
 import { DEFAULT_PROTECTED_PATHS } from './git/path-policy.js'
 import { DEFAULT_CLAUDE_CODE_VERSION } from './constants.js'
 import { parseAllowedDomains } from './sandbox/allow-list.js'
+import { parseDiskFloor } from './sandbox/disk-guard.js'
 
 /** Reads one input by its action.yml name; '' when unset. core.getInput in the action. */
 export type InputReader = (name: string) => string
@@ -269,6 +270,12 @@ export function getSettings(read: InputReader, env: NodeJS.ProcessEnv = process.
     )
   }
   const cpus = String(parsePositiveNumber(read('cpus'), 'cpus', 2))
+  const minFreeDisk = parseDiskFloor(read('min-free-disk'))
+  if (!minFreeDisk) {
+    throw new ConfigurationError(
+      `Input \`min-free-disk\` must be a size such as 1g or 512m, a share of the disk such as 5%, or 0 to turn the disk guard off, got "${read('min-free-disk').trim()}"`
+    )
+  }
 
   const dockerfileInput = read('dockerfile').trim()
   const bundledDockerfile = dockerfileInput === ''
@@ -312,7 +319,8 @@ export function getSettings(read: InputReader, env: NodeJS.ProcessEnv = process.
       memory,
       cpus,
       pidsLimit: parsePositiveInteger(read('pids-limit'), 'pids-limit') ?? 1024,
-      workspace
+      workspace,
+      minFreeDisk
     },
     image: {
       image,
