@@ -119,10 +119,11 @@ export const TRANSCRIPT_LIMITS: TranscriptLimits = {
 export const CUT_NOTE_TYPE = 'transcript_cut'
 
 /**
- * Reads the CLI's stream-json output: every line goes to the transcript file as it arrives (so a
- * killed run keeps everything up to the kill), readable lines go to the live log, and the last
- * `result` message is kept. Memory and time are linear in the bytes and bounded by the limits,
- * whatever the container writes: see TranscriptLimits.
+ * Reads the CLI's stream-json output: each line goes to the transcript file as it arrives (so a
+ * killed run keeps what came before the kill, up to the head's size), readable lines go to the
+ * live log, and the last `result` message is kept. Every line is read, whatever the file keeps.
+ * Memory and time are linear in the bytes and bounded by the limits, whatever the container
+ * writes: see TranscriptLimits.
  */
 export class TranscriptReader {
   private readonly file: TranscriptFile

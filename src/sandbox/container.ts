@@ -98,7 +98,7 @@ export async function runContainer(options: RunContainerOptions): Promise<Contai
     child.stdin.on('error', () => undefined)
     child.stdin.end(options.stdin)
     // Learnt while the daemon answers, so the container can still be stopped if it goes away.
-    processFound = findContainerProcess(options.name, () => ended)
+    processFound = findContainerProcess(options.name, () => ended).catch(() => undefined)
   })
   if (stopping) await stopping
 
@@ -111,14 +111,16 @@ export async function runContainer(options: RunContainerOptions): Promise<Contai
   stderr.logSuppressed()
   const stderrText = stderr.tail.join('\n')
   const stderrTail = lastLines(stderrText, 3)
-  const lost = clientLostDaemon(stderrText) || (state.exitCode !== 0 && !(await daemonAnswers()))
+  // The client's own word (exit 125, its last line) covers a daemon that is already back; the
+  // container's stderr shares the pipe, so a line alone, without the client's exit code, is not
+  // taken for it.
+  const lastLine = lastLines(stderrText, 1)
+  const clientSaysLost = exitCode === 125 && clientLostDaemon(lastLine)
+  const lost = clientSaysLost || (state.exitCode !== 0 && !(await daemonAnswers()))
   if (lost) {
     const found = await processFound
     const orphan = found ? killOrphan(found) : undefined
-    stopReason = daemonLostMessage(
-      orphan,
-      clientLostDaemon(stderrText) ? lastLines(stderrText, 1) : ''
-    )
+    stopReason = daemonLostMessage(orphan, clientSaysLost ? lastLine : '')
   }
   const [oom, code] = state.stdout.trim().split(' ')
   // A daemon that is gone cannot remove it; one that came back can, and the post step retries.

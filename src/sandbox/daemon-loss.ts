@@ -41,9 +41,7 @@ export async function daemonAnswers(): Promise<boolean> {
 
 /** What the attached client prints when its connection to the daemon breaks. */
 export function clientLostDaemon(stderr: string): boolean {
-  return /error waiting for container|Cannot connect to the Docker daemon|unexpected EOF|connection reset by peer/i.test(
-    stderr
-  )
+  return /error waiting for container|Cannot connect to the Docker daemon/i.test(stderr)
 }
 
 export type OrphanResult = 'killed' | 'not-running' | 'denied'
