@@ -32,7 +32,10 @@ describe('daemon loss', () => {
   })
 
   it('says what happened to the container, and the run ends as a failure with that sentence', () => {
-    const killed = daemonLostMessage('killed', 'error waiting for container: unexpected EOF')
+    const killed = daemonLostMessage(
+      'killed',
+      'time="2026-12-01T23:24:12Z" level=error msg="error waiting for container: unexpected EOF"'
+    )
     expect(killed).toMatch(
       /^The Docker daemon went away during the run \(error waiting for container: unexpected EOF\); the agent was stopped and its partial work kept\. Its container, left running without a daemon, was killed\./
     )

@@ -67,8 +67,9 @@ export function killOrphan(container: ContainerProcess): OrphanResult {
   }
 }
 
-/** The one sentence the run ends with. */
-export function daemonLostMessage(orphan: OrphanResult | undefined, detail: string): string {
+/** The one sentence the run ends with; `detail` is the client's last line (its logrus `msg`). */
+export function daemonLostMessage(orphan: OrphanResult | undefined, clientLine: string): string {
+  const detail = /\bmsg="((?:[^"\\]|\\.)*)"/.exec(clientLine)?.[1] ?? clientLine
   const left =
     orphan === 'denied'
       ? ' Its container could not be stopped from here and may still run: restart dockerd, which stops it.'
