@@ -6,6 +6,7 @@ import { Outputs, State } from './constants.js'
 import { requireDockerDaemon } from './docker.js'
 import { ConfigurationError, errorMessage } from './errors.js'
 import { createPatch, type PatchResult } from './git/patch.js'
+import { describeLeftOut } from './git/patch-preamble.js'
 import type { PublishResult } from './github/publish.js'
 import { prepareImage } from './image/prepare.js'
 import { actionRoot, getSettings, requireCredentials } from './inputs.js'
@@ -84,7 +85,9 @@ async function runAction(cancel: AbortSignal): Promise<AgentOutcome | undefined>
       { timeoutMs: task.timeoutMs, memory: sandbox.memory, pidsLimit: sandbox.pidsLimit },
       session.transcript.sessionId
     )
-    const patch = await createPatch(sandbox.workspace, paths.patchPath)
+    const patch = await createPatch(sandbox.workspace, paths.patchPath, {
+      maxFileBytes: settings.publish.maxFileBytes
+    })
     reportChange(outcome, patch)
     setResultOutputs(outcome, patch, paths)
 
@@ -133,6 +136,7 @@ function reportChange(outcome: AgentOutcome, patch: PatchResult): void {
       `Not in the patch: the agent created nested git repositories (${patch.embeddedRepositories.join(', ')}); their files were left out`
     )
   }
+  if (patch.leftOut.length > 0) core.warning(describeLeftOut(patch.leftOut))
   core.info(`${outcome.conclusion}: ${outcome.message}`)
   core.info(
     patch.hasChanges

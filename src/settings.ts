@@ -43,6 +43,8 @@ export interface SandboxSettings {
   workspace: string
   /** `min-free-disk`: below this free space on the workspace's filesystem the agent is stopped. */
   minFreeDisk: DiskFloor
+  /** `runner-tool-cache`: mount the runner's tool cache read-only (src/sandbox/tool-cache.ts). */
+  runnerToolCache: boolean
 }
 
 export interface ImageSettings {
@@ -68,7 +70,13 @@ export interface PublishSettings {
   prBody?: string
   prLabels: string[]
   prDraft: boolean
+  /** Globs a change may not touch; `!` entries allow (see resolveProtectedPaths). */
   protectedPaths: string[]
+  /**
+   * Files larger than this are left out of the patch before it is made (never read) and listed
+   * in the summary and the comment; a patch from elsewhere holding one is refused.
+   */
+  maxFileBytes?: number
 }
 
 export interface TriggerSettings {

@@ -1,8 +1,9 @@
 import * as core from '@actions/core'
-import { existsSync, readFileSync } from 'node:fs'
+import { existsSync } from 'node:fs'
 import type { AgentOutcome } from '../agent/result.js'
 import { errorMessage } from '../errors.js'
 import type { PatchResult } from '../git/patch.js'
+import { readPatchDigest } from '../git/patch-digest.js'
 import type { PreparedImage } from '../image/prepare.js'
 import type { RunPaths } from '../run-paths.js'
 import type { SessionResult } from '../sandbox/session.js'
@@ -24,6 +25,8 @@ export interface JobSummaryInput {
 export async function writeJobSummary(input: JobSummaryInput): Promise<void> {
   const { outcome, patch, paths, image, session } = input
   const patchExists = existsSync(patch.patchPath)
+  // One streaming pass with bounded memory, whatever the patch's size.
+  const digest = await readPatchDigest(patch.patchPath)
   await core.summary
     .addRaw(
       renderSummary({
@@ -43,8 +46,9 @@ export async function writeJobSummary(input: JobSummaryInput): Promise<void> {
           omitted: session.deniedHostsOmitted
         }),
         gatewayRequests: session.gatewayRequests,
-        published: input.published
-      }) + renderPatchSummary(patchExists ? readFileSync(patch.patchPath, 'utf8') : '')
+        published: input.published,
+        patchDigest: digest
+      }) + renderPatchSummary(digest)
     )
     .write()
     .catch((error: unknown) =>
