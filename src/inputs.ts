@@ -13,6 +13,7 @@ import type {
 import { DEFAULT_MAX_FILE_BYTES, resolveProtectedPaths } from './git/path-policy.js'
 import { DEFAULT_CLAUDE_CODE_VERSION } from './constants.js'
 import { parseAllowedDomains } from './sandbox/allow-list.js'
+import { parseDiskFloor } from './sandbox/disk-guard.js'
 
 /** Reads one input by its action.yml name; '' when unset. core.getInput in the action. */
 export type InputReader = (name: string) => string
@@ -301,6 +302,12 @@ export function getSettings(read: InputReader, env: NodeJS.ProcessEnv = process.
     )
   }
   const cpus = String(parsePositiveNumber(read('cpus'), 'cpus', 2))
+  const minFreeDisk = parseDiskFloor(read('min-free-disk'))
+  if (!minFreeDisk) {
+    throw new ConfigurationError(
+      `Input \`min-free-disk\` must be a size such as 1g or 512m, a share of the disk such as 5%, or 0 to turn the disk guard off, got "${read('min-free-disk').trim()}"`
+    )
+  }
 
   const dockerfileInput = read('dockerfile').trim()
   const bundledDockerfile = dockerfileInput === ''
@@ -345,6 +352,7 @@ export function getSettings(read: InputReader, env: NodeJS.ProcessEnv = process.
       cpus,
       pidsLimit: parsePositiveInteger(read('pids-limit'), 'pids-limit') ?? 1024,
       workspace,
+      minFreeDisk,
       runnerToolCache: parseBoolean(read('runner-tool-cache'), 'runner-tool-cache', true)
     },
     image: {

@@ -3,6 +3,8 @@
  * inputs in action.yml (see shared design: action-interface.md); defaults are applied here, so
  * nothing downstream re-reads an input.
  */
+import type { DiskFloor } from './sandbox/disk-guard.js'
+
 export type NetworkMode = 'restricted' | 'open'
 export type PublishMode = 'auto' | 'comment' | 'commit' | 'pull-request' | 'review' | 'patch'
 
@@ -39,6 +41,8 @@ export interface SandboxSettings {
   cpus: string
   pidsLimit: number
   workspace: string
+  /** `min-free-disk`: below this free space on the workspace's filesystem the agent is stopped. */
+  minFreeDisk: DiskFloor
   /** `runner-tool-cache`: mount the runner's tool cache read-only (src/sandbox/tool-cache.ts). */
   runnerToolCache: boolean
 }

@@ -83,6 +83,7 @@ describe('getSettings defaults', () => {
       cpus: '2',
       pidsLimit: 1024,
       workspace,
+      minFreeDisk: { text: '1g', bytes: 1024 ** 3 },
       runnerToolCache: true
     })
     expect(s.image).toEqual({
@@ -136,6 +137,16 @@ describe('getSettings defaults', () => {
     expect(s.image.extraPackages).toEqual(['make', 'gcc', 'libssl-dev'])
     expect(s.credentials.baseUrl).toBe('http://litellm.internal:4000')
   })
+
+  it.each([
+    ['512m', { text: '512m', bytes: 512 * 1024 ** 2 }],
+    ['1.5g', { text: '1.5g', bytes: 1.5 * 1024 ** 3 }],
+    ['2GiB', { text: '2GiB', bytes: 2 * 1024 ** 3 }],
+    ['5%', { text: '5%', percent: 5 }],
+    ['0', { text: '0', bytes: 0 }]
+  ])('reads min-free-disk %s', (value, floor) => {
+    expect(settings({ 'min-free-disk': value }).sandbox.minFreeDisk).toEqual(floor)
+  })
 })
 
 describe('getSettings refuses bad inputs', () => {
@@ -183,6 +194,14 @@ describe('getSettings refuses bad inputs', () => {
   it.each([
     [{ memory: 'lots' }, 'Input `memory` must be a docker size such as 4g or 512m, got "lots"'],
     [{ cpus: '0' }, 'Input `cpus` must be a positive number, got "0"'],
+    [
+      { 'min-free-disk': 'plenty' },
+      'Input `min-free-disk` must be a size such as 1g or 512m, a share of the disk such as 5%, or 0 to turn the disk guard off, got "plenty"'
+    ],
+    [
+      { 'min-free-disk': '100%' },
+      'Input `min-free-disk` must be a size such as 1g or 512m, a share of the disk such as 5%, or 0 to turn the disk guard off, got "100%"'
+    ],
     [{ network: 'closed' }, 'Input `network` must be one of restricted, open, got "closed"'],
     [
       { publish: 'email' },

@@ -60,6 +60,10 @@ describe('dockerRunArgs hardening', () => {
     expect(valueOf(args, '--label')).toBe(`${RUN_LABEL}=42`)
   })
 
+  it('keeps no daemon-side copy of the output (the action reads it from the attached client)', () => {
+    expect(valueOf(args, '--log-driver')).toBe('none')
+  })
+
   it('limits pids, memory without extra swap, and cpus', () => {
     expect(valueOf(args, '--pids-limit')).toBe('512')
     expect(valueOf(args, '--memory')).toBe('3g')

@@ -115,6 +115,10 @@ export function dockerRunArgs(spec: ContainerSpec): string[] {
     '--hostname',
     'claude-sandbox',
     '--init',
+    // The action reads the output from the attached client; a daemon-side log copy would write
+    // whatever the agent prints (gigabytes, if it wants) to the runner's disk a second time.
+    '--log-driver',
+    'none',
     '--user',
     `${spec.user.uid}:${spec.user.gid}`,
     '--cap-drop',

@@ -25,6 +25,7 @@ import type { TriggerDecision } from '../triggers/event.js'
 import { parseAllowedDomains } from './allow-list.js'
 import { runContainer } from './container.js'
 import { checkDaemonSeesDirectory } from './daemon-visibility.js'
+import { withDiskGuard } from './disk-guard.js'
 import { startGateway, type Gateway } from './gateway.js'
 import { startEgressProxy, type DeniedHost, type EgressProxy } from './proxy.js'
 import { clientEnvForRun, dockerRunArgs, type ContainerSpec } from './run-args.js'
@@ -82,16 +83,21 @@ export async function runSandboxSession(input: SessionInput): Promise<SessionRes
         `Claude Code in the sandbox (${sandbox.network} network, timeout ${task.timeoutMs / 60000} min)`
       )
       try {
-        const container = await runContainer({
-          name: spec.name,
-          args: dockerRunArgs(spec),
-          clientEnv: clientEnvForRun(spec),
-          stdin: task.prompt,
-          onStdout: chunk => transcript.write(chunk),
-          onStderrLine: line => core.info(`[stderr] ${line}`),
-          timeoutMs: task.timeoutMs,
-          cancel: input.cancel
-        })
+        const container = await withDiskGuard(
+          { workspace: sandbox.workspace, floor: sandbox.minFreeDisk },
+          input.cancel,
+          cancel =>
+            runContainer({
+              name: spec.name,
+              args: dockerRunArgs(spec),
+              clientEnv: clientEnvForRun(spec),
+              stdin: task.prompt,
+              onStdout: chunk => transcript.write(chunk),
+              onStderrLine: line => core.info(`[stderr] ${line}`),
+              timeoutMs: task.timeoutMs,
+              cancel
+            })
+        )
         return { container, transcript }
       } finally {
         core.endGroup()
