@@ -7,6 +7,7 @@ import { requireDockerDaemon } from './docker.js'
 import { ConfigurationError, errorMessage } from './errors.js'
 import { createPatch, type PatchResult } from './git/patch.js'
 import { describeLeftOut } from './git/patch-preamble.js'
+import { snapshotUntracked } from './git/untracked-baseline.js'
 import { postProgressComment } from './github/progress-comment.js'
 import { requirePublishTarget } from './github/context.js'
 import type { PublishResult } from './github/publish.js'
@@ -82,6 +83,8 @@ async function runAction(cancel: AbortSignal): Promise<AgentOutcome | undefined>
     core.setOutput(Outputs.imageId, image.id)
     core.setOutput(Outputs.cacheHit, String(image.cacheHit))
 
+    // What the job's earlier steps left untracked is theirs, not the agent's change.
+    const untrackedBefore = await snapshotUntracked(settings.sandbox.workspace)
     const session = await runSandboxSession({ settings, paths, gitPath, image, decision, cancel })
     const { sandbox, task } = settings
     const outcome = decideOutcome(
@@ -92,7 +95,8 @@ async function runAction(cancel: AbortSignal): Promise<AgentOutcome | undefined>
       session.transcript.sessionId
     )
     const patch = await createPatch(sandbox.workspace, paths.patchPath, {
-      maxFileBytes: settings.publish.maxFileBytes
+      maxFileBytes: settings.publish.maxFileBytes,
+      untrackedBefore
     })
     reportChange(outcome, patch)
     setResultOutputs(outcome, patch, paths)
@@ -148,6 +152,11 @@ function reportChange(outcome: AgentOutcome, patch: PatchResult): void {
     )
   }
   if (patch.leftOut.length > 0) core.warning(describeLeftOut(patch.leftOut))
+  if (patch.preexistingUntracked > 0) {
+    core.info(
+      `Not in the patch: ${patch.preexistingUntracked} untracked file(s) that were there before the agent ran and that it did not touch (what earlier steps of the job wrote)`
+    )
+  }
   core.info(`${outcome.conclusion}: ${outcome.message}`)
   core.info(
     patch.hasChanges

@@ -270,7 +270,7 @@ describe('the job’s toolchain inside the sandbox', () => {
     expect(leftoversOf(run)).toEqual([])
   })
 
-  it('publishes a node_modules the project does not ignore as part of the patch (so ignore it)', async () => {
+  it('keeps a node_modules the project does not ignore out of the patch: the job made it, not the agent', async () => {
     const cache = path.join(E2E_DIR, 'toolcache-node')
     const node = nodeToolCache(cache)
     const repo = makeRepo({ ...NODE_PROJECT, '.gitignore': '' })
@@ -296,10 +296,12 @@ describe('the job’s toolchain inside the sandbox', () => {
     )
     expect(run.outputs.conclusion).toBe('success')
     expect(bashResults(run.outputs['execution-file'] ?? '')[1]).toContain('tests exit=0')
-    // The patch is the working tree against the commit: files the job left untracked are in it.
+    // Untracked files from before the run that the agent did not touch are not its change.
     const patch = readFileSync(run.outputs['patch-path'] ?? '', 'utf8')
-    expect(patch).toContain('node_modules/tiny-pad/index.js')
+    expect(patch).not.toContain('node_modules')
     expect(patch).toContain('+exports.add = (a, b) => a + b')
+    expect(run.outputs['changed-files']).toBe('1')
+    expect(run.stdout).toContain('untracked file(s) that were there before the agent ran')
   })
 
   it('runs pytest from a virtualenv the job made in the workspace with the tool cache’s Python', async () => {

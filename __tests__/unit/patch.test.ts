@@ -17,6 +17,7 @@ import {
 import { tmpdir } from 'node:os'
 import path from 'node:path'
 import { createPatch, stagePatch, type ChangedFile, type PatchResult } from '../../src/git/patch.js'
+import { snapshotUntracked } from '../../src/git/untracked-baseline.js'
 
 // Test-side git: never the developer's own configuration, a fixed identity.
 const testGitEnv = (extra: Record<string, string> = {}): NodeJS.ProcessEnv => ({
@@ -571,5 +572,44 @@ describe('files over the size limit', () => {
   it('stages the patch (preamble and all) to the tree createPatch made', async () => {
     const staged = await stagePatch(workspace, result.patchPath)
     expect(staged.tree).toBe(result.tree)
+  })
+})
+
+describe('untracked files from before the agent ran', () => {
+  let workspace = ''
+  let result: PatchResult
+
+  beforeAll(async () => {
+    workspace = freshDir('baseline')
+    git(workspace, ['init', '-q'])
+    write(workspace, 'src/app.py', 'x = 1\n')
+    git(workspace, ['add', '-A'])
+    git(workspace, ['commit', '-q', '-m', 'base'])
+    // What the job's earlier steps left behind, in a repository that does not ignore it.
+    write(workspace, '.venv/bin/python', '#!/bin/sh\n')
+    write(workspace, '.venv/lib/site.py', 'site = 1\n')
+    write(workspace, 'notes.txt', 'before\n')
+    const before = await snapshotUntracked(workspace)
+    expect(before.entries.size).toBe(3)
+    // The agent: fixes the code, edits one of those files, and creates a new one.
+    write(workspace, 'src/app.py', 'x = 2\n')
+    write(workspace, 'notes.txt', 'before, and the agent was here\n')
+    write(workspace, 'new.txt', 'new\n')
+    result = await createPatch(workspace, path.join(freshDir('baseline-out'), 'p.patch'), {
+      untrackedBefore: before
+    })
+  })
+
+  it('leaves out what the agent did not touch, and keeps what it changed or created', () => {
+    expect(result.files.map(f => f.path).sort()).toEqual(['new.txt', 'notes.txt', 'src/app.py'])
+    expect(result.preexistingUntracked).toBe(2)
+  })
+
+  it('publishes the whole untracked tree when no baseline is given (the old behaviour)', async () => {
+    const all = await createPatch(workspace, path.join(freshDir('baseline-all'), 'p.patch'))
+    expect(all.files.map(f => f.path)).toEqual(
+      expect.arrayContaining(['.venv/bin/python', '.venv/lib/site.py'])
+    )
+    expect(all.preexistingUntracked).toBe(0)
   })
 })

@@ -2,9 +2,16 @@ import { lstat, mkdir, mkdtemp, rm, stat, writeFile } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import path from 'node:path'
 import { ConfigurationError } from '../errors.js'
-import { GITLINK_MODE, SYMLINK_MODE, parseRawNumstat, type ChangedFile } from './diff-parse.js'
+import {
+  GITLINK_MODE,
+  SYMLINK_MODE,
+  parseRawNumstat,
+  splitNulRaw,
+  type ChangedFile
+} from './diff-parse.js'
 import { createGit, type ContentView, type Git } from './git.js'
 import { formatLeftOut, type LeftOutFile } from './patch-preamble.js'
+import { untouchedSince, type UntrackedBaseline } from './untracked-baseline.js'
 import { DEFAULT_MAX_FILE_BYTES } from './path-policy.js'
 
 export type { ChangeStatus, ChangedFile, GitMode } from './diff-parse.js'
@@ -49,11 +56,18 @@ export interface PatchResult extends ChangeSummary {
    * patch lists them in its preamble, so whoever renders it later can say so too.
    */
   leftOut: LeftOutFile[]
+  /** How many untracked files from before the run were left out, untouched by the agent. */
+  preexistingUntracked: number
 }
 
 export interface CreatePatchOptions {
   /** Files larger than this are left out of the patch; default DEFAULT_MAX_FILE_BYTES. */
   maxFileBytes?: number
+  /**
+   * Untracked files from before the agent ran (snapshotUntracked): those still untouched are
+   * not the agent's change and stay out of the patch.
+   */
+  untrackedBefore?: UntrackedBaseline
 }
 
 export interface StagedPatch extends ChangeSummary {
@@ -90,29 +104,45 @@ export async function createPatch(
   const baseCommit = await resolveCommit(git, 'HEAD', { optional: true })
   const absolutePatchPath = path.resolve(patchPath)
   return withContentView(git, async content => {
-    const { tree, embeddedRepositories, leftOut } = await withTemporaryIndex(async env => {
-      await seedIndex(git, env, baseCommit)
-      await carrySkipWorktree(git, env)
-      const embedded = await findEmbeddedRepositories(git, env)
-      const large = await findLargeFiles(git, env, maxFileBytes)
-      // Reads the working tree into the throw-away index: tracked changes, deletions and
-      // untracked files that are not ignored. Symlinks are stored as links (lstat), never
-      // followed. The pathspecs go through a file: there may be more than a command line holds.
-      const pathspecs = [
-        Buffer.from('.'),
-        ...embedded.map(directory => Buffer.from(`:(exclude,literal)${directory}`)),
-        ...large.skip.map(entry => Buffer.concat([Buffer.from(':(exclude,literal)'), entry]))
-      ]
-      await git.run(['add', '--all', '--pathspec-from-file=-', '--pathspec-file-nul'], {
-        env,
-        input: Buffer.concat(pathspecs.flatMap(spec => [spec, Buffer.from([0])]))
-      })
-      return {
-        tree: await git.text(['write-tree'], { env }),
-        embeddedRepositories: embedded,
-        leftOut: large.leftOut
+    const { tree, embeddedRepositories, leftOut, preexistingUntracked } = await withTemporaryIndex(
+      async env => {
+        await seedIndex(git, env, baseCommit)
+        await carrySkipWorktree(git, env)
+        const embedded = await findEmbeddedRepositories(git, env)
+        // What the job left untracked before the agent ran is not the agent's change: removed
+        // after `add` by literal name (update-index, not pathspecs: a long list costs no
+        // pattern matching), and not reported as left out for its size either.
+        const preexisting = options.untrackedBefore
+          ? await untouchedSince(options.untrackedBefore)
+          : []
+        const preexistingNames = new Set(preexisting.map(name => name.toString('utf8')))
+        const large = await findLargeFiles(git, env, maxFileBytes)
+        // Reads the working tree into the throw-away index: tracked changes, deletions and
+        // untracked files that are not ignored. Symlinks are stored as links (lstat), never
+        // followed. The pathspecs go through a file: there may be more than a command line holds.
+        const pathspecs = [
+          Buffer.from('.'),
+          ...embedded.map(directory => Buffer.from(`:(exclude,literal)${directory}`)),
+          ...large.skip.map(entry => Buffer.concat([Buffer.from(':(exclude,literal)'), entry]))
+        ]
+        await git.run(['add', '--all', '--pathspec-from-file=-', '--pathspec-file-nul'], {
+          env,
+          input: Buffer.concat(pathspecs.flatMap(spec => [spec, Buffer.from([0])]))
+        })
+        if (preexisting.length > 0) {
+          await git.run(['update-index', '--force-remove', '-z', '--stdin'], {
+            env,
+            input: Buffer.concat(preexisting.flatMap(name => [name, Buffer.from([0])]))
+          })
+        }
+        return {
+          tree: await git.text(['write-tree'], { env }),
+          embeddedRepositories: embedded,
+          leftOut: large.leftOut.filter(file => !preexistingNames.has(file.path)),
+          preexistingUntracked: preexisting.length
+        }
       }
-    })
+    )
 
     const base = baseCommit ?? (await emptyTree(git))
     await mkdir(path.dirname(absolutePatchPath), { recursive: true })
@@ -130,7 +160,8 @@ export async function createPatch(
       patchPath: absolutePatchPath,
       hasChanges: summary.files.length > 0,
       embeddedRepositories,
-      leftOut
+      leftOut,
+      preexistingUntracked
     }
   })
 }
@@ -328,18 +359,6 @@ async function unchangedTrackedFiles(
 
 function latin1(entry: Buffer): string {
   return entry.toString('latin1')
-}
-
-/** NUL-separated output as raw byte strings, so any file name survives intact. */
-function splitNulRaw(output: Buffer): Buffer[] {
-  const entries: Buffer[] = []
-  let start = 0
-  for (let index = output.indexOf(0); index !== -1; index = output.indexOf(0, start)) {
-    if (index > start) entries.push(output.subarray(start, index))
-    start = index + 1
-  }
-  if (start < output.length) entries.push(output.subarray(start))
-  return entries
 }
 
 async function withTemporaryIndex<T>(work: (env: IndexEnv) => Promise<T>): Promise<T> {
