@@ -106,7 +106,8 @@ async function runAction(cancel: AbortSignal): Promise<AgentOutcome | undefined>
       settings.task.claudeCodeVersion,
       paths.workDir,
       path.join(actionRoot(), 'docker'),
-      buildLog
+      buildLog,
+      { workspace: settings.sandbox.workspace, baseSha: decision.pullRequest?.baseSha }
     )
     core.setOutput(Outputs.imageId, image.id)
     core.setOutput(Outputs.cacheHit, String(image.cacheHit))
@@ -183,6 +184,7 @@ async function runAgentAndCollect(
     userEnv: sandbox.env,
     credentialKind: credentials.apiKey ? 'api-key' : 'oauth',
     caBundleName,
+    cliBinary: image.cli,
     command: claudeArgs(task, sandbox.network)
   }
 
