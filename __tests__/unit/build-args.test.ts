@@ -23,7 +23,7 @@ import {
   dockerfileDefaultBase,
   effectiveBuildArgs
 } from '../../src/image/prepare.js'
-import { ConfigurationError } from '../../src/errors.js'
+import { ConfigurationError, errorMessage } from '../../src/errors.js'
 import type { ImageSettings } from '../../src/settings.js'
 
 function request(extra: Partial<BuildRequest> = {}): BuildRequest {
@@ -74,6 +74,7 @@ describe('classicBuildArgs', () => {
     const args = classicBuildArgs(request({ caSecretFile: '/run/ca.pem' }))
     expect(args).toEqual([
       'build',
+      '--force-rm',
       '--iidfile',
       '/run/image.iid',
       '--file',
@@ -94,6 +95,16 @@ describe('classicBuildArgs', () => {
 
 describe('explainBuildFailure', () => {
   const args = { CLAUDE_CODE_VERSION: '9.9.9' }
+
+  it('names a base without apt-get as unsupported, saying what is', () => {
+    const output =
+      'Step 6/21 : RUN set -eu; ...\nclaude-sandbox: unsupported base image: no apt-get/dpkg (only Debian and Ubuntu based images are supported)\nThe command returned a non-zero code: 70'
+    const error = explainBuildFailure(output, { BASE_IMAGE: 'alpine:3.20' })
+    expect(error).toBeInstanceOf(ConfigurationError)
+    expect(errorMessage(error)).toBe(
+      'The base image alpine:3.20 is not supported: no apt-get/dpkg (only Debian and Ubuntu based images are supported). Use a Debian or Ubuntu based image for `base-image` (Alpine and other distributions are not supported), or a prebuilt `image` that has everything'
+    )
+  })
 
   it('names a claude-code version npm does not have, and how to list the real ones', () => {
     const outputs = [

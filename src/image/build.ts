@@ -36,6 +36,8 @@ export function buildxArgs(request: BuildRequest): string[] {
 export function classicBuildArgs(request: BuildRequest): string[] {
   const args = [
     'build',
+    // A failed step's container is removed too (the classic builder keeps it by default).
+    '--force-rm',
     '--iidfile',
     request.iidFile,
     '--file',
