@@ -73,10 +73,17 @@ export function prepareBundledContext(dockerDir: string, runDir: string): string
 /** Turns a failed build's output into the clearest message we can give. */
 export function explainBuildFailure(output: string, buildArgs: Record<string, string>): Error {
   const version = buildArgs.CLAUDE_CODE_VERSION
-  const unsupported = /claude-sandbox: unsupported base image: ([^\n]*)/.exec(output)
+  // Anchored at a line's start (after buildx's `#8 0.12 ` prefix): the classic builder also echoes
+  // the RUN command, which contains the same words inside its echo.
+  const unsupported = /^(?:#\d+ [\d.]+ )?claude-sandbox: unsupported base image: ([^\n]*)$/m.exec(
+    output
+  )
   if (unsupported) {
     return new ConfigurationError(
-      `The base image ${buildArgs.BASE_IMAGE ?? ''} is not supported: ${unsupported[1]?.trim() ?? ''}`.replace('  ', ' '),
+      `The base image ${buildArgs.BASE_IMAGE ?? ''} is not supported: ${unsupported[1]?.trim() ?? ''}`.replace(
+        '  ',
+        ' '
+      ),
       'Use a Debian or Ubuntu based image for `base-image` (Alpine and other distributions are not supported), or a prebuilt `image` that has everything'
     )
   }
