@@ -259,7 +259,7 @@ function readBaseImage(
       'Keep one of them'
     )
   }
-  if (baseImage !== 'devcontainer' && !/^[A-Za-z0-9][A-Za-z0-9._\/:@-]*$/.test(baseImage)) {
+  if (baseImage !== 'devcontainer' && !/^[A-Za-z0-9][A-Za-z0-9._/:@-]*$/.test(baseImage)) {
     throw new ConfigurationError(
       `Input \`base-image\` must be an image reference such as node:22-bookworm, or \`devcontainer\`, got "${baseImage}"`
     )

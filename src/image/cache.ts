@@ -262,7 +262,9 @@ export async function saveCliBinary(opts: CliCacheOptions): Promise<boolean> {
     )
     return true
   } catch (error: unknown) {
-    log.warning(`could not store the Claude Code binary in the Actions cache: ${errorMessage(error)}`)
+    log.warning(
+      `could not store the Claude Code binary in the Actions cache: ${errorMessage(error)}`
+    )
     return false
   }
 }

@@ -253,7 +253,8 @@ async function makeImage(plan: ImagePlan, settings: ImageSettings, workDir: stri
     log
   )
   // Saved at once, so a later failure does not lose the build.
-  if (settings.cache) await saveImage({ key: plan.key, imageRef: plan.tag, tarPath: imageTarPath(), log })
+  if (settings.cache)
+    await saveImage({ key: plan.key, imageRef: plan.tag, tarPath: imageTarPath(), log })
   return id
 }
 
@@ -301,7 +302,12 @@ async function makeCli(
 }
 
 function cliMount(plan: CliPlan, source: CliMount['source']): CliMount {
-  return { hostPath: plan.binaryPath, containerPath: CLI_CONTAINER_PATH, source, cacheKey: plan.key }
+  return {
+    hostPath: plan.binaryPath,
+    containerPath: CLI_CONTAINER_PATH,
+    source,
+    cacheKey: plan.key
+  }
 }
 
 /** Whether an image asks for the CLI to be mounted (the bundled Dockerfile's label). */
