@@ -98,7 +98,7 @@ describe('explainBuildFailure', () => {
 
   it('names a base without apt-get as unsupported, saying what is', () => {
     const output =
-      'Step 6/21 : RUN set -eu; echo "claude-sandbox: unsupported base image: no apt-get/dpkg (only ...)" >&2\nclaude-sandbox: unsupported base image: no apt-get/dpkg (only Debian and Ubuntu based images are supported)\nThe command returned a non-zero code: 70'
+      'Step 6/21 : RUN set -eu; echo "claude-sandbox: unsupported base image: no apt-get/dpkg (only ...)" >&2\n\x1b[91mclaude-sandbox: unsupported base image: no apt-get/dpkg (only Debian and Ubuntu based images are supported)\n\x1b[0mThe command returned a non-zero code: 70'
     const error = explainBuildFailure(output, { BASE_IMAGE: 'alpine:3.20' })
     expect(error).toBeInstanceOf(ConfigurationError)
     expect(errorMessage(error)).toBe(

@@ -73,11 +73,13 @@ export function prepareBundledContext(dockerDir: string, runDir: string): string
 /** Turns a failed build's output into the clearest message we can give. */
 export function explainBuildFailure(output: string, buildArgs: Record<string, string>): Error {
   const version = buildArgs.CLAUDE_CODE_VERSION
-  // Anchored at a line's start (after buildx's `#8 0.12 ` prefix): the classic builder also echoes
-  // the RUN command, which contains the same words inside its echo.
-  const unsupported = /^(?:#\d+ [\d.]+ )?claude-sandbox: unsupported base image: ([^\n]*)$/m.exec(
-    output
-  )
+  // Anchored at a line's start (after the classic builder's colour code for stderr, or buildx's
+  // `#8 0.12 ` prefix): the classic builder also echoes the RUN command, which holds the same words.
+  const unsupported =
+    // eslint-disable-next-line no-control-regex
+    /^(?:\x1b\[[0-9;]*m)*(?:#\d+ [\d.]+ )?claude-sandbox: unsupported base image: ([^\n\x1b]*)/m.exec(
+      output
+    )
   if (unsupported) {
     return new ConfigurationError(
       `The base image ${buildArgs.BASE_IMAGE ?? ''} is not supported: ${unsupported[1]?.trim() ?? ''}`.replace(
