@@ -4,7 +4,7 @@ import { fileURLToPath } from 'node:url'
 import shellQuote from 'shell-quote'
 import { ConfigurationError } from './errors.js'
 import type { NetworkMode, PublishMode, PublishSettings, Settings } from './settings.js'
-import { DEFAULT_PROTECTED_PATHS } from './git/path-policy.js'
+import { DEFAULT_MAX_FILE_BYTES, resolveProtectedPaths } from './git/path-policy.js'
 import { DEFAULT_CLAUDE_CODE_VERSION } from './constants.js'
 import { parseAllowedDomains } from './sandbox/allow-list.js'
 
@@ -58,6 +58,25 @@ export function splitList(value: string): string[] {
     .split(/[\n,]/)
     .map(item => item.trim())
     .filter(item => item.length > 0)
+}
+
+const SIZE_UNITS: Record<string, number> = { '': 1, b: 1, k: 1024, m: 1024 ** 2, g: 1024 ** 3 }
+
+/**
+ * A size in docker's syntax (`50m`, `1g`, `512k`, or bytes), binary multiples; `mb`, `mib` and
+ * the like are read the same way, since that is what people mean by them.
+ */
+export function parseSize(value: string, inputName: string, fallback: number): number {
+  const text = value.trim().toLowerCase()
+  if (text === '') return fallback
+  const match = /^(\d+(?:\.\d+)?)\s*([bkmg]?)(?:i?b)?$/.exec(text)
+  const bytes = match ? Math.floor(Number(match[1]) * (SIZE_UNITS[match[2] ?? ''] ?? 1)) : NaN
+  if (!Number.isSafeInteger(bytes) || bytes <= 0) {
+    throw new ConfigurationError(
+      `Input \`${inputName}\` must be a size such as 50m, 1g or 512k, got "${truncate(value.trim(), 40)}"`
+    )
+  }
+  return bytes
 }
 
 /** Splits on whitespace, newlines and commas (package lists). */
@@ -346,7 +365,8 @@ export function getSettings(read: InputReader, env: NodeJS.ProcessEnv = process.
       memory,
       cpus,
       pidsLimit: parsePositiveInteger(read('pids-limit'), 'pids-limit') ?? 1024,
-      workspace
+      workspace,
+      runnerToolCache: parseBoolean(read('runner-tool-cache'), 'runner-tool-cache', true)
     },
     image: {
       image,
@@ -394,8 +414,9 @@ export function getPublishSettings(read: InputReader): PublishSettings {
     prBody: read('pr-body').trim() || undefined,
     prLabels: splitList(read('pr-labels')),
     prDraft: parseBoolean(read('pr-draft'), 'pr-draft', false),
-    protectedPaths:
-      protectedPaths.trim() === '' ? [...DEFAULT_PROTECTED_PATHS] : splitList(protectedPaths)
+    // Only `!` entries: exceptions to the defaults; any plain entry: a list of its own.
+    protectedPaths: resolveProtectedPaths(splitList(protectedPaths)),
+    maxFileBytes: parseSize(read('max-file-size'), 'max-file-size', DEFAULT_MAX_FILE_BYTES)
   }
 }
 

@@ -1,4 +1,3 @@
-import { readFile } from 'node:fs/promises'
 import path from 'node:path'
 import * as core from '@actions/core'
 import { ConfigurationError, errorMessage } from './errors.js'
@@ -6,6 +5,7 @@ import { contextFromEnv, publishesFor, resolvePublishMode } from './github/conte
 import { publish, type PublishResult, type RunReport } from './github/publish.js'
 import { readRunReport } from './github/publish-settings.js'
 import { getPublishSettings } from './inputs.js'
+import { readPatchDigest, digestPatchText, type PatchDigest } from './git/patch-digest.js'
 import { renderPatchSummary } from './report/comment.js'
 
 /**
@@ -90,7 +90,7 @@ function setOutputs(result: PublishResult): void {
 }
 
 /** A short job summary: where the result went, and the patch itself when it fits. */
-export function renderPublishSummary(result: PublishResult, patch: string): string {
+export function renderPublishSummary(result: PublishResult, patch: string | PatchDigest): string {
   const lines = ['## Claude Sandbox: publish', '', result.message, '']
   if (result.commentUrl) lines.push(`- Comment: ${result.commentUrl}`)
   if (result.commitSha) lines.push(`- Commit: \`${result.commitSha}\``)
@@ -103,8 +103,9 @@ export function renderPublishSummary(result: PublishResult, patch: string): stri
 async function writeSummary(result: PublishResult, patchPath: string): Promise<void> {
   if (!process.env.GITHUB_STEP_SUMMARY) return
   try {
-    const patch = await readFile(patchPath, 'utf8').catch(() => '')
-    await core.summary.addRaw(renderPublishSummary(result, patch)).write()
+    // Streamed with bounded memory: the patch is never one string.
+    const digest = await readPatchDigest(patchPath).catch(() => digestPatchText(''))
+    await core.summary.addRaw(renderPublishSummary(result, digest)).write()
   } catch (error: unknown) {
     core.warning(`Could not write the job summary: ${errorMessage(error)}`)
   }

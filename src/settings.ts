@@ -39,6 +39,8 @@ export interface SandboxSettings {
   cpus: string
   pidsLimit: number
   workspace: string
+  /** `runner-tool-cache`: mount the runner's tool cache read-only (src/sandbox/tool-cache.ts). */
+  runnerToolCache: boolean
 }
 
 export interface ImageSettings {
@@ -69,7 +71,13 @@ export interface PublishSettings {
   prBody?: string
   prLabels: string[]
   prDraft: boolean
+  /** Globs a change may not touch; `!` entries allow (see resolveProtectedPaths). */
   protectedPaths: string[]
+  /**
+   * Files larger than this are left out of the patch before it is made (never read) and listed
+   * in the summary and the comment; a patch from elsewhere holding one is refused.
+   */
+  maxFileBytes?: number
 }
 
 export interface TriggerSettings {

@@ -5,6 +5,7 @@ import path from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { DEFAULT_CLAUDE_CODE_VERSION } from '../../src/constants.js'
 import { ConfigurationError } from '../../src/errors.js'
+import { DEFAULT_PROTECTED_PATHS } from '../../src/git/path-policy.js'
 import {
   getSettings,
   parseKeyValueLines,
@@ -81,7 +82,8 @@ describe('getSettings defaults', () => {
       memory: '4g',
       cpus: '2',
       pidsLimit: 1024,
-      workspace
+      workspace,
+      runnerToolCache: true
     })
     expect(s.image).toEqual({
       image: undefined,
@@ -94,7 +96,8 @@ describe('getSettings defaults', () => {
     })
     expect(s.publish.mode).toBe('auto')
     expect(s.publish.prDraft).toBe(false)
-    expect(s.publish.protectedPaths).toEqual(['.github/workflows/**'])
+    expect(s.publish.protectedPaths).toEqual([...DEFAULT_PROTECTED_PATHS])
+    expect(s.publish.maxFileBytes).toBe(50 * 1024 * 1024)
     expect(s.trigger).toEqual({ triggerPhrase: '@claude', labelTrigger: undefined })
   })
 
@@ -108,6 +111,7 @@ describe('getSettings defaults', () => {
       network: 'open',
       publish: 'pull-request',
       cache: 'false',
+      'runner-tool-cache': 'false',
       'pr-draft': 'yes',
       'allowed-tools': 'Read, Bash(git diff:*)\nEdit',
       'extra-packages': 'make gcc,\nlibssl-dev',
@@ -123,7 +127,8 @@ describe('getSettings defaults', () => {
       memory: '512m',
       cpus: '1.5',
       pidsLimit: 256,
-      network: 'open'
+      network: 'open',
+      runnerToolCache: false
     })
     expect(s.publish).toMatchObject({ mode: 'pull-request', prDraft: true })
     expect(s.publish.protectedPaths).toEqual(['src/secret/**', '.github/**'])
@@ -137,6 +142,30 @@ describe('getSettings refuses bad inputs', () => {
   it('refuses prompt together with prompt-file', () => {
     const error = configurationError(() => settings({ prompt: 'x', 'prompt-file': 'task.md' }))
     expect(error.message).toBe('Both `prompt` and `prompt-file` are set')
+  })
+
+  it.each([
+    ['50m', 50 * 1024 ** 2],
+    ['1g', 1024 ** 3],
+    ['1.5G', 1.5 * 1024 ** 3],
+    ['512k', 512 * 1024],
+    ['100MiB', 100 * 1024 ** 2],
+    ['200 MB', 200 * 1024 ** 2],
+    ['1048576', 1048576]
+  ])('reads max-file-size %s', (value, bytes) => {
+    expect(settings({ 'max-file-size': value }).publish.maxFileBytes).toBe(bytes)
+  })
+
+  it.each(['0', 'big', '-5m', '5t', '1e9'])('refuses max-file-size %s', value => {
+    expect(configurationError(() => settings({ 'max-file-size': value })).message).toBe(
+      `Input \`max-file-size\` must be a size such as 50m, 1g or 512k, got "${value}"`
+    )
+  })
+
+  it('adds protected-paths made only of ! entries to the defaults', () => {
+    expect(
+      settings({ 'protected-paths': '!.github/dependabot.yml' }).publish.protectedPaths
+    ).toEqual([...DEFAULT_PROTECTED_PATHS, '!.github/dependabot.yml'])
   })
 
   it.each(['0', '-1', '1.5', 'abc'])('refuses max-turns %s', value => {
@@ -160,6 +189,10 @@ describe('getSettings refuses bad inputs', () => {
       'Input `publish` must be one of auto, comment, commit, pull-request, patch, got "email"'
     ],
     [{ cache: 'maybe' }, 'Input `cache` must be true or false, got "maybe"'],
+    [
+      { 'runner-tool-cache': 'mounted' },
+      'Input `runner-tool-cache` must be true or false, got "mounted"'
+    ],
     [{ 'pr-draft': 'sometimes' }, 'Input `pr-draft` must be true or false, got "sometimes"'],
     [
       { 'claude-code-version': 'latest' },

@@ -1,6 +1,8 @@
 import { describe, it, expect } from '@jest/globals'
 import type { AgentOutcome } from '../../src/agent/result.js'
 import { renderSummary, type SummaryData } from '../../src/report/summary.js'
+import { digestPatchText } from '../../src/git/patch-digest.js'
+import { formatLeftOut } from '../../src/git/patch-preamble.js'
 
 function outcome(extra: Partial<AgentOutcome> = {}): AgentOutcome {
   return {
@@ -131,5 +133,36 @@ describe('renderSummary', () => {
     )
     expect(markdown).toContain('- Patch: `/tmp/run/claude.patch` (apply with `git apply --binary`)')
     expect(markdown).toContain('- Transcript: `/tmp/run/transcript.jsonl`')
+  })
+})
+
+describe('renderSummary call-outs from the patch', () => {
+  const attributesPatch = [
+    'diff --git a/.gitattributes b/.gitattributes',
+    'new file mode 100644',
+    'index 0000000000000000000000000000000000000000..1111111111111111111111111111111111111111',
+    '--- /dev/null',
+    '+++ b/.gitattributes',
+    '@@ -0,0 +1 @@',
+    '+*.js -diff',
+    ''
+  ].join('\n')
+
+  it('calls out a .gitattributes change at the top, with its lines', () => {
+    const markdown = renderSummary(data({ patchDigest: digestPatchText(attributesPatch) }))
+    const caution = markdown.indexOf('> [!CAUTION]')
+    expect(caution).toBeGreaterThan(0)
+    expect(caution).toBeLessThan(markdown.indexOf('| Turns |'))
+    expect(markdown).toContain('**This change edits <code>.gitattributes</code>.**')
+    expect(markdown).toContain('+*.js -diff')
+    expect(renderSummary(data({ patchDigest: digestPatchText('') }))).not.toContain('CAUTION')
+  })
+
+  it('lists the files left out for their size, with sizes and how to get them', () => {
+    const patch = `${formatLeftOut([{ path: 'build/out.bin', size: 1_258_291_200 }], 50 * 1024 * 1024)}${attributesPatch}`
+    const markdown = renderSummary(data({ patchDigest: digestPatchText(patch) }))
+    expect(markdown).toContain('**1 file left out of the patch**')
+    expect(markdown).toContain('- <code>build/out.bin</code> (1.2 GiB (1,258,291,200 bytes))')
+    expect(markdown).toContain('commit it yourself, or raise `max-file-size`')
   })
 })

@@ -232,7 +232,8 @@ describe('workflows and examples', () => {
         '.github/workflows/ci.yml',
         'examples/pr-comment-fix.yml',
         'examples/scheduled-maintenance.yml',
-        'examples/issue-to-pr.yml'
+        'examples/issue-to-pr.yml',
+        'examples/ci-failure-fix.yml'
       ])
     )
   })
@@ -310,6 +311,68 @@ describe('workflows and examples', () => {
       })
     })
   }
+})
+
+describe('examples/ci-failure-fix.yml', () => {
+  const FILE = 'examples/ci-failure-fix.yml'
+  const { doc } = parsedWorkflow(FILE)
+  const job = obj(obj(doc.jobs).fix)
+  const steps = list(job.steps).map(obj)
+
+  it('starts on a completed run of CI, and only for a failed run of a same-repository pull request', () => {
+    const on = obj(doc.on)
+    expect(Object.keys(on)).toEqual(['workflow_run'])
+    expect(obj(on.workflow_run).types).toEqual(['completed'])
+    const condition = String(job.if)
+    expect(condition).toContain("github.event.workflow_run.conclusion == 'failure'")
+    expect(condition).toContain("github.event.workflow_run.event == 'pull_request'")
+    expect(condition).toContain(
+      'github.event.workflow_run.head_repository.full_name == github.repository'
+    )
+  })
+
+  it('asks for the logs, the commit and the report, nothing more', () => {
+    expect(doc.permissions).toEqual({})
+    expect(job.permissions).toEqual({
+      actions: 'read',
+      contents: 'write',
+      'pull-requests': 'write'
+    })
+  })
+
+  it('checks out the failed commit, sets up the toolchain and dependencies, then runs the agent', () => {
+    const kinds = steps.map(step =>
+      typeof step.uses === 'string' ? step.uses : `run: ${String(step.run).split('\n')[0]}`
+    )
+    expect(kinds).toEqual([
+      'actions/checkout@v5',
+      'actions/setup-node@v4',
+      'run: npm ci',
+      'run: set -euo pipefail',
+      `${PUBLISHED}@v1`
+    ])
+    expect(obj(steps[0]?.with).ref).toBe('${{ github.event.workflow_run.head_sha }}')
+    const action = obj(steps[4]?.with)
+    expect(action.publish).toBe('commit')
+    // GitHub's parser turns `${{ runner.temp }}/x` into the equivalent format() expression.
+    expect(String(action['prompt-file'])).toMatch(/ci-fix-prompt\.md.*runner\.temp/)
+    expect(action.prompt).toBeUndefined()
+  })
+
+  it('fetches the failed jobs’ logs on the host with the job’s token and fences them as untrusted', () => {
+    const prompt = steps[3] ?? {}
+    expect(obj(prompt.env).GH_TOKEN).toBe('${{ github.token }}')
+    const script = String(prompt.run)
+    expect(script).toMatch(/actions\/runs\/\$RUN_ID\/attempts\/\$ATTEMPT\/jobs/)
+    expect(script).toContain('select(.conclusion == "failure")')
+    expect(script).toMatch(/actions\/jobs\/\$id\/logs/)
+    expect(script).toContain('openssl rand -hex 16')
+    expect(script).toContain('<untrusted-input id=\\"$nonce\\"')
+    expect(script).toContain('</untrusted-input id=\\"$nonce\\">')
+    expect(script).toContain('&lt;')
+    // The logs go to the runner's temp directory, never into the working tree the patch is made of.
+    expect(script).not.toMatch(/GITHUB_WORKSPACE/)
+  })
 })
 
 describe('the reusable workflow', () => {

@@ -80,6 +80,10 @@ export function pullRequestNumber(context: PublishContext): number | undefined {
   if (pr && typeof pr.number === 'number') return pr.number
   const issue = object(context.payload.issue)
   if (issue && object(issue.pull_request) && typeof issue.number === 'number') return issue.number
+  // workflow_run: the pull request of this repository the failed run was for.
+  const listed = object(context.payload.workflow_run)?.pull_requests
+  const first = Array.isArray(listed) ? object(listed[0]) : undefined
+  if (first && typeof first.number === 'number') return first.number
   return undefined
 }
 

@@ -3,6 +3,7 @@ import path from 'node:path'
 import { ConfigurationError } from '../errors.js'
 import { createGit, GitError } from '../git/git.js'
 import { stagePatch, type ChangedFile, type StagedPatch } from '../git/patch.js'
+import { digestPatchText } from '../git/patch-digest.js'
 import { checkPathPolicy, formatViolations, type PolicyViolation } from '../git/path-policy.js'
 import {
   patchFilePaths,
@@ -120,9 +121,10 @@ interface Prepared {
 
 export async function publish(request: PublishRequest): Promise<PublishResult> {
   const log = request.log ?? silent
+  const maxFileBytes = request.maxFileBytes ?? request.settings.maxFileBytes
   const policy = {
     protectedPaths: request.settings.protectedPaths,
-    ...(request.maxFileBytes === undefined ? {} : { maxFileBytes: request.maxFileBytes })
+    ...(maxFileBytes === undefined ? {} : { maxFileBytes })
   }
   const patchText = await readPatch(request)
   // First the paths the patch names, before git reads it: git refuses some of them (inside
@@ -530,6 +532,7 @@ async function publishPullRequest(client: GitHubClient, p: Prepared): Promise<Pu
   p.log.info(`${how === 'created' ? 'Created' : 'Reset'} the branch ${branch} at ${commit}`)
   const body = renderPullRequestBody({
     ...reportFields(p, staged),
+    digest: digestPatchText(p.patchText),
     ...(settings.prBody ? { userBody: settings.prBody } : {}),
     workflow: context.workflow,
     job: context.job,

@@ -1,5 +1,11 @@
 import type { AgentOutcome } from '../agent/result.js'
-import { escapeInline, neutralizeMarkdown } from './comment.js'
+import type { PatchDigest } from '../git/patch-digest.js'
+import {
+  attributesCallout,
+  escapeInline,
+  leftOutFilesBlock,
+  neutralizeMarkdown
+} from './comment.js'
 
 /** What the job summary shows; every field optional except the outcome. */
 export interface SummaryData {
@@ -20,6 +26,8 @@ export interface SummaryData {
   /** Markdown listing hosts the egress proxy refused (from the proxy's log). */
   deniedHostsMarkdown?: string
   gatewayRequests?: number
+  /** The patch as read by readPatchDigest: for the call-outs (attributes, files left out). */
+  patchDigest?: PatchDigest
 }
 
 const ICON: Record<string, string> = {
@@ -53,6 +61,15 @@ export function renderSummary(data: SummaryData): string {
     neutralizeMarkdown(o.message),
     ''
   )
+  // What a reviewer must not miss, before the figures.
+  if (data.patchDigest) {
+    const callouts =
+      attributesCallout(
+        data.patchDigest.sections,
+        data.files.map(f => f.path)
+      ) + leftOutFilesBlock(data.patchDigest.leftOut)
+    if (callouts !== '') lines.push(callouts)
+  }
   lines.push('| | |', '|---|---|')
   if (o.numTurns !== undefined) lines.push(`| Turns | ${o.numTurns} |`)
   if (o.durationMs !== undefined) lines.push(`| Duration | ${(o.durationMs / 1000).toFixed(1)} s |`)

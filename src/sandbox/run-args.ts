@@ -42,6 +42,15 @@ export interface ContainerSpec {
   cliBinary?: { hostPath: string; containerPath: string }
   /** Name of a CA bundle inside socketDir to trust in the sandbox. */
   caBundleName?: string
+  /** The runner's tool cache (its host path is also its path inside), mounted read-only. */
+  toolCache?: string
+  /**
+   * The repository's host path, where it is mounted a second time (with its .git read-only on
+   * top, as at /workspace), so what the job installed into it with absolute paths works inside.
+   */
+  workspaceAlias?: string
+  /** PATH and toolchain variables from tool-cache.ts; the `env` input wins over them. */
+  toolchainEnv?: Record<string, string>
   command: string[]
 }
 
@@ -50,7 +59,7 @@ export interface ContainerSpec {
  * input. Nothing of the runner's own environment (tokens, INPUT_*, cloud credentials) is here.
  */
 export function containerEnv(spec: ContainerSpec): Record<string, string> {
-  const env: Record<string, string> = { ...spec.userEnv }
+  const env: Record<string, string> = { ...spec.toolchainEnv, ...spec.userEnv }
   Object.assign(env, {
     HOME: spec.home,
     CI: 'true',
@@ -145,6 +154,15 @@ export function dockerRunArgs(spec: ContainerSpec): string[] {
   if (spec.cliBinary) {
     args.push('--volume', `${spec.cliBinary.hostPath}:${spec.cliBinary.containerPath}:ro`)
   }
+  if (spec.workspaceAlias) {
+    args.push(
+      '--volume',
+      `${spec.workspace}:${spec.workspaceAlias}:rw`,
+      '--volume',
+      `${spec.gitPath}:${spec.workspaceAlias}/${path.basename(spec.gitPath)}:ro`
+    )
+  }
+  if (spec.toolCache) args.push('--volume', `${spec.toolCache}:${spec.toolCache}:ro`)
   for (const key of Object.keys(env).sort()) {
     const fromUser = key in spec.userEnv && env[key] === spec.userEnv[key]
     args.push('--env', fromUser ? key : `${key}=${env[key]}`)
