@@ -275,6 +275,37 @@ function readCaCertificates(read: InputReader, workspace: string): string | unde
   return file
 }
 
+/**
+ * `base-image`: an image reference or `devcontainer`. It cannot go with `image` (nothing is built
+ * then) nor with a different BASE_IMAGE build argument (two answers to one question).
+ */
+function readBaseImage(
+  read: InputReader,
+  image: string | undefined,
+  buildArgs: Record<string, string>
+): string | undefined {
+  const baseImage = read('base-image').trim() || undefined
+  if (!baseImage) return undefined
+  if (image) {
+    throw new ConfigurationError(
+      'Inputs `image` and `base-image` were both given: a prebuilt `image` is used as it is, nothing is built on a base',
+      'Keep one of them'
+    )
+  }
+  if (baseImage !== 'devcontainer' && !/^[A-Za-z0-9][A-Za-z0-9._/:@-]*$/.test(baseImage)) {
+    throw new ConfigurationError(
+      `Input \`base-image\` must be an image reference such as node:22-bookworm, or \`devcontainer\`, got "${baseImage}"`
+    )
+  }
+  if (buildArgs.BASE_IMAGE !== undefined && buildArgs.BASE_IMAGE !== baseImage) {
+    throw new ConfigurationError(
+      `Input \`base-image\` (${baseImage}) and build-args BASE_IMAGE (${buildArgs.BASE_IMAGE}) disagree`,
+      'Give the base image once: `base-image` (or BASE_IMAGE in `build-args`, which means the same)'
+    )
+  }
+  return baseImage
+}
+
 /** Reads and validates every input. Throws ConfigurationError on the first mistake. */
 export function getSettings(read: InputReader, env: NodeJS.ProcessEnv = process.env): Settings {
   const workspaceInput = read('working-directory').trim()
@@ -322,6 +353,9 @@ export function getSettings(read: InputReader, env: NodeJS.ProcessEnv = process.
     )
   }
 
+  const buildArgs = parseKeyValueLines(read('build-args'), 'build-args')
+  const baseImage = readBaseImage(read, image, buildArgs)
+
   const apiKey = read('anthropic-api-key').trim() || undefined
   const oauthToken = read('claude-code-oauth-token').trim() || undefined
   const baseUrl = read('anthropic-base-url').trim() || 'https://api.anthropic.com'
@@ -357,9 +391,10 @@ export function getSettings(read: InputReader, env: NodeJS.ProcessEnv = process.
     },
     image: {
       image,
+      baseImage,
       dockerfile,
       bundledDockerfile,
-      buildArgs: parseKeyValueLines(read('build-args'), 'build-args'),
+      buildArgs,
       extraPackages: splitWords(read('extra-packages')),
       caCertificates: readCaCertificates(read, workspace),
       cache: parseBoolean(read('cache'), 'cache', true)

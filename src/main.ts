@@ -78,7 +78,8 @@ async function runAction(cancel: AbortSignal): Promise<AgentOutcome | undefined>
       settings.task.claudeCodeVersion,
       paths.workDir,
       path.join(actionRoot(), 'docker'),
-      buildLog
+      buildLog,
+      { workspace: settings.sandbox.workspace, baseSha: decision.pullRequest?.baseSha }
     )
     core.setOutput(Outputs.imageId, image.id)
     core.setOutput(Outputs.cacheHit, String(image.cacheHit))

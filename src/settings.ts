@@ -50,6 +50,11 @@ export interface SandboxSettings {
 export interface ImageSettings {
   /** A prebuilt image; when set, nothing is built or cached. */
   image?: string
+  /**
+   * `base-image`: the image the agent layer is built on (any Debian or Ubuntu image), or
+   * `devcontainer` for the `image` of .devcontainer/devcontainer.json, read from the commit.
+   */
+  baseImage?: string
   /** Absolute path of the Dockerfile; the bundled one when the input is empty. */
   dockerfile: string
   bundledDockerfile: boolean

@@ -426,3 +426,34 @@ describe('requirePrompt and requireCredentials', () => {
     expect(() => requireCredentials(settings({ 'claude-code-oauth-token': 'o' }), {})).not.toThrow()
   })
 })
+
+describe('the base-image input', () => {
+  it('takes an image reference or devcontainer, and is absent by default', () => {
+    expect(settings().image.baseImage).toBeUndefined()
+    expect(settings({ 'base-image': ' node:22-bookworm ' }).image.baseImage).toBe(
+      'node:22-bookworm'
+    )
+    expect(settings({ 'base-image': 'devcontainer' }).image.baseImage).toBe('devcontainer')
+    const pinned = `ghcr.io/acme/dev@sha256:${'a'.repeat(64)}`
+    expect(settings({ 'base-image': pinned }).image.baseImage).toBe(pinned)
+  })
+
+  it('may repeat build-args BASE_IMAGE, which means the same', () => {
+    const image = settings({ 'base-image': 'node:22', 'build-args': 'BASE_IMAGE=node:22' }).image
+    expect(image.baseImage).toBe('node:22')
+  })
+
+  it.each([
+    [
+      { 'base-image': 'node:22', image: 'ghcr.io/acme/agent:1' },
+      /`image` and `base-image` were both given/
+    ],
+    [{ 'base-image': 'node:22', 'build-args': 'BASE_IMAGE=debian:13' }, /disagree/],
+    [
+      { 'base-image': 'node 22' },
+      /must be an image reference such as node:22-bookworm, or `devcontainer`/
+    ]
+  ])('refuses %o', (inputs, pattern) => {
+    expect(configurationError(() => settings(inputs)).message).toMatch(pattern)
+  })
+})

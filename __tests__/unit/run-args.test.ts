@@ -262,3 +262,18 @@ describe('clientEnvForRun', () => {
     expect(env).toEqual({ PATH: '/usr/bin', LANG: 'C.UTF-8', DEPLOY_TOKEN: 's3cret' })
   })
 })
+
+describe('the CLI binary mount', () => {
+  it('mounts the binary the action provides read-only, and nothing without one', () => {
+    const hostPath = '/opt/hostedtoolcache/claude-code/2.1.330/x64/claude'
+    const withCli = dockerRunArgs(
+      spec({ cliBinary: { hostPath, containerPath: '/usr/local/bin/claude' } })
+    )
+    expect(valuesOf(withCli, '--volume')).toContain(`${hostPath}:/usr/local/bin/claude:ro`)
+    // Before the image: everything after it is the command.
+    expect(withCli.indexOf(`${hostPath}:/usr/local/bin/claude:ro`)).toBeLessThan(
+      withCli.indexOf(spec().image)
+    )
+    expect(valuesOf(dockerRunArgs(spec()), '--volume').join(' ')).not.toContain('claude:ro')
+  })
+})

@@ -35,6 +35,11 @@ export interface ContainerSpec {
    * it behaves as it would with the real one (an OAuth token picks other model defaults).
    */
   credentialKind?: 'api-key' | 'oauth'
+  /**
+   * The Claude Code CLI binary the action provides, mounted read-only (images built from the
+   * bundled Dockerfile do not contain it; see src/image/cli-binary.ts).
+   */
+  cliBinary?: { hostPath: string; containerPath: string }
   /** Name of a CA bundle inside socketDir to trust in the sandbox. */
   caBundleName?: string
   /** The runner's tool cache (its host path is also its path inside), mounted read-only. */
@@ -150,6 +155,9 @@ export function dockerRunArgs(spec: ContainerSpec): string[] {
     '--workdir',
     '/workspace'
   ]
+  if (spec.cliBinary) {
+    args.push('--volume', `${spec.cliBinary.hostPath}:${spec.cliBinary.containerPath}:ro`)
+  }
   if (spec.workspaceAlias) {
     args.push(
       '--volume',

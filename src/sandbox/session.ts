@@ -224,6 +224,7 @@ function containerSpec(
     userEnv: sandbox.env,
     credentialKind: credentials.apiKey ? 'api-key' : 'oauth',
     caBundleName,
+    cliBinary: input.image.cli,
     toolCache: toolchain.toolCache,
     workspaceAlias: toolchain.workspaceAlias,
     toolchainEnv: toolchain.env,
