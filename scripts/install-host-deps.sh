@@ -11,6 +11,7 @@ command -v debootstrap >/dev/null 2>&1 || need+=(debootstrap)
 command -v zstd >/dev/null 2>&1 || need+=(zstd)
 command -v socat >/dev/null 2>&1 || need+=(socat)
 command -v unzip >/dev/null 2>&1 || need+=(unzip)
+command -v ip >/dev/null 2>&1 || need+=(iproute2)
 if [ ${#need[@]} -gt 0 ]; then
   echo "installing with apt-get: ${need[*]}"
   export DEBIAN_FRONTEND=noninteractive

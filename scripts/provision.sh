@@ -36,7 +36,7 @@ as_root() {
 }
 
 host_ready() {
-  for tool in dockerd debootstrap zstd socat unzip; do
+  for tool in dockerd debootstrap zstd socat unzip ip; do
     command -v "$tool" >/dev/null 2>&1 || return 1
   done
   docker info >/dev/null 2>&1 && id sandbox-runner >/dev/null 2>&1

@@ -19,6 +19,16 @@ let host: string
 let image: string
 let daemonPid = 0
 
+/** The test daemon's own (unused, local) bridge; never docker0, which the shared daemon owns. */
+const OWN_BRIDGE = 'csa-dgone0'
+
+function createOwnBridge(): void {
+  if (spawnSync('ip', ['link', 'show', OWN_BRIDGE]).status === 0) return
+  execFileSync('ip', ['link', 'add', OWN_BRIDGE, 'type', 'bridge'])
+  execFileSync('ip', ['addr', 'add', '172.31.254.1/30', 'dev', OWN_BRIDGE])
+  execFileSync('ip', ['link', 'set', OWN_BRIDGE, 'up'])
+}
+
 /** `docker` against the test's own daemon. */
 function ownDocker(...args: string[]) {
   return spawnSync('docker', ['-H', host, ...args], { encoding: 'utf8' })
@@ -42,8 +52,10 @@ async function startDaemon(): Promise<void> {
       path.join(root, 'exec'),
       '--pidfile',
       path.join(root, 'docker.pid'),
+      // A bridge of its own: with `--bridge none`, dockerd deletes the shared daemon's docker0 at
+      // start (removeDefaultBridgeInterface), which broke every later build on that daemon.
       '--bridge',
-      'none',
+      OWN_BRIDGE,
       '--iptables=false',
       '--ip6tables=false'
     ],
@@ -103,6 +115,7 @@ beforeAll(async () => {
   )
   image = tags.trim().split(' ')[0] ?? ''
   expect(image).toMatch(/^claude-sandbox-agent:/)
+  createOwnBridge()
   await startDaemon()
   // docker save | docker -H own load: nothing is built by the test's daemon.
   execFileSync('sh', ['-c', `docker save "$0" | docker -H "$1" load -q`, image, host], {
@@ -122,6 +135,7 @@ afterAll(async () => {
     .sort((a, b) => b.length - a.length)
   for (const point of mounts) spawnSync('umount', ['-l', point])
   if (root) rmSync(root, { recursive: true, force: true })
+  spawnSync('ip', ['link', 'delete', OWN_BRIDGE])
 })
 
 /** Writes a file, then sleeps in a Bash call (marked so its processes can be found). */

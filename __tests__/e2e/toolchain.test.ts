@@ -261,7 +261,7 @@ describe('the job’s toolchain inside the sandbox', () => {
     expect(notes).toContain(`node ${node.version} (${node.bin})`)
     expect(notes).not.toContain('go 1.22.1')
     expect(notes).toMatch(/The workflow allows no hosts: package registries cannot be reached/)
-    expect(notes).toContain('`.github/workflows/**`')
+    expect(notes).toContain('`.github/**`')
 
     const patch = readFileSync(run.outputs['patch-path'] ?? '', 'utf8')
     expect(patch).toContain('+exports.add = (a, b) => a + b')
