@@ -102,6 +102,23 @@ export function containerEnv(spec: ContainerSpec): Record<string, string> {
 }
 
 /**
+ * What every container the action starts shares: an unprivileged user, no capabilities, no way
+ * to gain privileges, a read-only root filesystem. (Docker's default seccomp profile applies: it
+ * is never turned off.)
+ */
+export function lockedDownArgs(user: { uid: number; gid: number }): string[] {
+  return [
+    '--user',
+    `${user.uid}:${user.gid}`,
+    '--cap-drop',
+    'ALL',
+    '--security-opt',
+    'no-new-privileges:true',
+    '--read-only'
+  ]
+}
+
+/**
  * The hardened `docker run` argument list (pure). The `env` input's values may be secrets: they
  * are passed as bare `--env KEY`, read from the docker client's environment (see
  * clientEnvForRun), so they never appear on a command line. The action's own values are not
@@ -124,13 +141,7 @@ export function dockerRunArgs(spec: ContainerSpec): string[] {
     // whatever the agent prints (gigabytes, if it wants) to the runner's disk a second time.
     '--log-driver',
     'none',
-    '--user',
-    `${spec.user.uid}:${spec.user.gid}`,
-    '--cap-drop',
-    'ALL',
-    '--security-opt',
-    'no-new-privileges:true',
-    '--read-only',
+    ...lockedDownArgs(spec.user),
     '--tmpfs',
     `/tmp:${tmpfsOptions},mode=1777`,
     '--tmpfs',

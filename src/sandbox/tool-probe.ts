@@ -2,6 +2,7 @@ import path from 'node:path'
 import { RUN_LABEL } from '../constants.js'
 import { docker } from '../docker.js'
 import { errorMessage } from '../errors.js'
+import { lockedDownArgs } from './run-args.js'
 import type { Toolchain, ToolCachePlan } from './tool-cache.js'
 
 /**
@@ -137,13 +138,7 @@ export function probeRunArgs(
     options.name,
     '--label',
     `${RUN_LABEL}=${options.runId}`,
-    '--user',
-    `${options.user.uid}:${options.user.gid}`,
-    '--cap-drop',
-    'ALL',
-    '--security-opt',
-    'no-new-privileges:true',
-    '--read-only',
+    ...lockedDownArgs(options.user),
     '--tmpfs',
     '/tmp:rw,nosuid,nodev,size=64m,mode=1777',
     '--network',
