@@ -1,0 +1,250 @@
+/**
+ * One sandbox session: everything that exists only while the agent runs, opened in order and
+ * closed in reverse whatever happens. It owns the doors out of the container (the credential
+ * gateway, and in restricted mode the egress proxy), the container's specification (mounts,
+ * environment, limits), lending the working tree to the image's user on root runners, the
+ * base-branch agent configuration on pull requests, and the gateway's and proxy's logs.
+ *
+ * main.ts sees one call and one result: how the container ended, what the CLI wrote, and what
+ * the doors saw.
+ */
+import * as core from '@actions/core'
+import { readFileSync, writeFileSync } from 'node:fs'
+import path from 'node:path'
+import { claudeArgs } from '../agent/claude-args.js'
+import type { ContainerOutcome } from '../agent/result.js'
+import { TranscriptReader } from '../agent/stream.js'
+import { GATEWAY_SOCKET, IMAGE_USER, PROXY_SOCKET, State } from '../constants.js'
+import type { PreparedImage } from '../image/prepare.js'
+import { certificateBlocks } from '../inputs.js'
+import type { RunPaths } from '../run-paths.js'
+import type { Settings } from '../settings.js'
+import { restoreHeadAgentConfig, useBaseBranchAgentConfig } from '../triggers/base-config.js'
+import type { TriggerDecision } from '../triggers/event.js'
+import { parseAllowedDomains } from './allow-list.js'
+import { runContainer } from './container.js'
+import { checkDaemonSeesDirectory } from './daemon-visibility.js'
+import { startGateway, type Gateway } from './gateway.js'
+import { startEgressProxy, type DeniedHost, type EgressProxy } from './proxy.js'
+import { clientEnvForRun, dockerRunArgs, type ContainerSpec } from './run-args.js'
+import { upstreamProxyFor } from './upstream-proxy.js'
+import { agentUser, lendWorkspaceTo, returnWorkspace } from './workspace.js'
+
+export interface SessionInput {
+  settings: Settings
+  paths: RunPaths
+  /** Host path of the repository's `.git`, mounted read-only on top of the working tree. */
+  gitPath: string
+  image: PreparedImage
+  decision: TriggerDecision
+  cancel: AbortSignal
+}
+
+/** What a finished session leaves behind for the outcome, the patch and the report. */
+export interface SessionResult {
+  container: ContainerOutcome
+  transcript: TranscriptReader
+  /** How many requests went through the credential gateway. */
+  gatewayRequests: number
+  /** Hosts the egress proxy refused (restricted mode), and how many more were not listed. */
+  deniedHosts: DeniedHost[]
+  deniedHostsOmitted: number
+}
+
+/** Opens the doors, runs the agent in the hardened container, and closes everything again. */
+export async function runSandboxSession(input: SessionInput): Promise<SessionResult> {
+  const { settings, paths, image } = input
+  const { sandbox, task } = settings
+  const caPem = sandboxCaBundle(settings)
+  const doors = await openDoors(settings, paths, caPem)
+  try {
+    const spec = containerSpec(input, doors.proxy !== undefined, doors.caBundleName)
+    const { container, transcript } = await withAgentWorkspace(input, spec, async () => {
+      const transcript = new TranscriptReader(paths.executionFile, line => core.info(line))
+      core.startGroup(
+        `Claude Code in the sandbox (${sandbox.network} network, timeout ${task.timeoutMs / 60000} min)`
+      )
+      try {
+        const container = await runContainer({
+          name: spec.name,
+          args: dockerRunArgs(spec),
+          clientEnv: clientEnvForRun(spec),
+          stdin: task.prompt,
+          onStdout: chunk => transcript.write(chunk),
+          onStderrLine: line => core.info(`[stderr] ${line}`),
+          timeoutMs: task.timeoutMs,
+          cancel: input.cancel
+        })
+        return { container, transcript }
+      } finally {
+        core.endGroup()
+        await transcript.close()
+      }
+    })
+    if (container.exitCode === 65 && !transcript.result) {
+      // The entrypoint did not find the gateway's socket: explain why (Docker-in-Docker,
+      // usually). Checked only here, so a normal run does not pay for the probe container.
+      await checkDaemonSeesDirectory(paths.socketDir, image.ref, { runId: paths.runId })
+    }
+    return {
+      container,
+      transcript,
+      gatewayRequests: doors.gateway.entries.length,
+      deniedHosts: doors.proxy?.deniedHosts() ?? [],
+      deniedHostsOmitted: doors.proxy?.deniedHostsOmitted ?? 0
+    }
+  } finally {
+    await doors.close()
+  }
+}
+
+/** Only the certificate blocks of `ca-certificates`, whatever else the file holds. */
+function sandboxCaBundle(settings: Settings): string | undefined {
+  return settings.image.caCertificates
+    ? certificateBlocks(readFileSync(settings.image.caCertificates, 'utf8')).join('\n')
+    : undefined
+}
+
+interface Doors {
+  gateway: Gateway
+  proxy?: EgressProxy
+  /** Name of the CA bundle written beside the sockets, when there is one. */
+  caBundleName?: string
+  /** Stops both servers and writes their logs beside the patch. */
+  close: () => Promise<void>
+}
+
+/** Starts the credential gateway and, in restricted mode, the egress proxy, on Unix sockets. */
+async function openDoors(settings: Settings, paths: RunPaths, caPem?: string): Promise<Doors> {
+  const { sandbox, credentials } = settings
+  const gatewayLines: string[] = []
+  // Self-hosted runners may reach the API only through a proxy, and a TLS-inspecting one's CA.
+  const upstreamProxy = upstreamProxyFor(credentials.baseUrl)
+  if (upstreamProxy)
+    core.info(
+      `The gateway reaches ${credentials.baseUrl} through the proxy ${new URL(upstreamProxy).host}`
+    )
+  const gateway = await startGateway({
+    socketPath: path.join(paths.socketDir, GATEWAY_SOCKET),
+    upstream: credentials.baseUrl,
+    upstreamProxy,
+    upstreamCa: caPem,
+    credentials: { apiKey: credentials.apiKey, oauthToken: credentials.oauthToken },
+    log: entry => gatewayLines.push(JSON.stringify(entry))
+  })
+  const networkLines: string[] = []
+  let proxy: EgressProxy | undefined
+  try {
+    if (sandbox.network === 'restricted') {
+      proxy = await startEgressProxy({
+        socketPath: path.join(paths.socketDir, PROXY_SOCKET),
+        allowList: parseAllowedDomains(sandbox.allowedDomains),
+        // When an allowed connection ends: its address, bytes, duration and any error.
+        logEnd: entry => networkLines.push(JSON.stringify({ ...entry, event: 'end' })),
+        log: entry => {
+          networkLines.push(JSON.stringify(entry))
+          const verdict = entry.allowed ? 'allowed' : `denied (${entry.reason ?? 'policy'})`
+          core.info(`🌐 ${entry.method} ${entry.host}:${entry.port} ${verdict}`)
+        }
+      })
+    }
+  } catch (error: unknown) {
+    await gateway.close()
+    throw error
+  }
+  let caBundleName: string | undefined
+  if (caPem) {
+    caBundleName = 'ca-bundle.pem'
+    writeFileSync(path.join(paths.socketDir, caBundleName), `${caPem}\n`, { mode: 0o644 })
+  }
+  const started = proxy
+  return {
+    gateway,
+    proxy,
+    caBundleName,
+    close: async () => {
+      await gateway.close()
+      await started?.close()
+      writeFileSync(paths.gatewayLog, jsonLines(gatewayLines))
+      if (started) writeFileSync(paths.networkLog, jsonLines(networkLines))
+    }
+  }
+}
+
+function jsonLines(lines: string[]): string {
+  return lines.join('\n') + (lines.length ? '\n' : '')
+}
+
+/** The hardened container's specification for this run (see run-args.ts for the arguments). */
+function containerSpec(input: SessionInput, proxy: boolean, caBundleName?: string): ContainerSpec {
+  const { settings, paths } = input
+  const { sandbox, task, credentials } = settings
+  return {
+    name: `claude-sandbox-${paths.runId}`,
+    runId: paths.runId,
+    image: input.image.ref,
+    workspace: sandbox.workspace,
+    gitPath: input.gitPath,
+    socketDir: paths.socketDir,
+    user: agentUser().user,
+    home: IMAGE_USER.home,
+    network: sandbox.network,
+    proxy,
+    memory: sandbox.memory,
+    cpus: sandbox.cpus,
+    pidsLimit: sandbox.pidsLimit,
+    userEnv: sandbox.env,
+    credentialKind: credentials.apiKey ? 'api-key' : 'oauth',
+    caBundleName,
+    command: claudeArgs(task, sandbox.network)
+  }
+}
+
+/**
+ * Runs `agent` with the working tree prepared for it: on pull requests the agent's own
+ * configuration swapped for the base branch's, and on root runners the tree lent to the image's
+ * user. Both are undone before this returns, before the patch is made, so neither ever shows up
+ * as a change.
+ */
+async function withAgentWorkspace<T>(
+  input: SessionInput,
+  spec: ContainerSpec,
+  agent: () => Promise<T>
+): Promise<T> {
+  const { settings, decision } = input
+  const workspace = settings.sandbox.workspace
+  // On pull requests the agent's own configuration comes from the base branch, not the PR head.
+  const configSwap = decision.pullRequest
+    ? await useBaseBranchAgentConfig(workspace, decision.pullRequest.baseSha, {
+        token: settings.publish.githubToken
+      })
+    : undefined
+  if (configSwap && configSwap.entries.length > 0) {
+    core.info(
+      `Agent configuration from the base branch: ${configSwap.entries.map(e => e.path).join(', ')}`
+    )
+  }
+  try {
+    const owner = agentUser().lendWorkspace
+      ? await lendWorkspaceTo(workspace, spec.user)
+      : undefined
+    if (owner) core.saveState(State.workspaceOwner, `${owner.uid}:${owner.gid}`)
+    try {
+      return await agent()
+    } finally {
+      if (owner) {
+        await returnWorkspace(workspace, owner)
+        core.saveState(State.workspaceOwner, '')
+      }
+    }
+  } finally {
+    if (configSwap) {
+      const restored = await restoreHeadAgentConfig(workspace, configSwap)
+      if (restored.discarded.length > 0) {
+        core.warning(
+          `The agent's changes to its own configuration were dropped: ${restored.discarded.join(', ')}`
+        )
+      }
+    }
+  }
+}
