@@ -3,6 +3,8 @@
  * inputs in action.yml (see shared design: action-interface.md); defaults are applied here, so
  * nothing downstream re-reads an input.
  */
+import type { PriceTable } from './sandbox/pricing.js'
+
 export type NetworkMode = 'restricted' | 'open'
 export type PublishMode = 'auto' | 'comment' | 'commit' | 'pull-request' | 'patch'
 
@@ -39,6 +41,10 @@ export interface SandboxSettings {
   cpus: string
   pidsLimit: number
   workspace: string
+  /** `max-budget-usd`: the gateway refuses every request once the spend reaches it. */
+  maxBudgetUsd?: number
+  /** The price table the spend is counted with (built-in, with `model-prices` applied). */
+  modelPrices: PriceTable
 }
 
 export interface ImageSettings {

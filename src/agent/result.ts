@@ -91,6 +91,15 @@ export function decideOutcome(
     outputTokens: host.api.outputTokens,
     ...(disagreement ? { disagreement } : {})
   }
+  // First: reaching the cap is why the host stopped the container (as a cancellation would).
+  const budget = host.api.budget
+  if (budget?.reached) {
+    return {
+      ...base,
+      conclusion: 'failure',
+      message: `The spend cap max-budget-usd (${budget.capUsd}) was reached: $${host.api.costUsd.toFixed(4)} spent, counted by the gateway; further API requests were refused and the agent was stopped, its partial work kept. Raise \`max-budget-usd\` or narrow the task`
+    }
+  }
   if (container.cancelled) {
     return {
       ...base,
@@ -103,14 +112,6 @@ export function decideOutcome(
       ...base,
       conclusion: 'timeout',
       message: `The agent did not finish within timeout-minutes (${minutes(limits.timeoutMs)}); it was stopped and its partial work kept. Raise \`timeout-minutes\` or narrow the task`
-    }
-  }
-  const budget = host.api.budget
-  if (budget?.reached) {
-    return {
-      ...base,
-      conclusion: 'failure',
-      message: `The spend cap max-budget-usd (${budget.capUsd}) was reached: $${host.api.costUsd.toFixed(4)} spent, counted by the gateway; further API requests were refused and the agent was stopped, its partial work kept. Raise \`max-budget-usd\` or narrow the task`
     }
   }
   if (container.oomKilled) {

@@ -7,6 +7,7 @@ import type { PreparedImage } from '../image/prepare.js'
 import type { RunPaths } from '../run-paths.js'
 import type { SessionResult } from '../sandbox/session.js'
 import { renderPatchSummary } from './comment.js'
+import { formatApiDoor } from './api-door.js'
 import { formatDeniedHosts } from './denied-hosts.js'
 import { renderSummary } from './summary.js'
 
@@ -42,6 +43,7 @@ export async function writeJobSummary(input: JobSummaryInput): Promise<void> {
         deniedHostsMarkdown: formatDeniedHosts(session.deniedHosts, {
           omitted: session.deniedHostsOmitted
         }),
+        apiDoorMarkdown: formatApiDoor(session.api, outcome),
         gatewayRequests: session.gatewayRequests,
         published: input.published
       }) + renderPatchSummary(patchExists ? readFileSync(patch.patchPath, 'utf8') : '')

@@ -78,7 +78,10 @@ export class ApiLedger {
   }
 
   /** Books one response (a broken-off one too: what it had read is billed all the same). */
-  book(reading: ResponseReading, request: { model?: string; agentLoop: boolean; ok: boolean }): void {
+  book(
+    reading: ResponseReading,
+    request: { model?: string; agentLoop: boolean; ok: boolean }
+  ): void {
     const usage = reading.usage
     if (usage) {
       const model = reading.model ?? request.model ?? 'unknown'

@@ -283,6 +283,7 @@ export async function startGateway(options: GatewayOptions): Promise<Gateway> {
       finish(sent, bytes, error)
     }
     const fail = (error: Error): void => {
+      if (done) return
       if (res.headersSent) {
         res.destroy()
         end(0, 0, errorMessage(error))
@@ -303,13 +304,15 @@ export async function startGateway(options: GatewayOptions): Promise<Gateway> {
 
     // The connect timeout covers the TCP (and TLS, and proxy tunnel) set-up; the idle timeout
     // every silence after it, before the headers as much as mid-stream.
-    const connectTimer = setTimeout(
-      () =>
-        upstreamReq.destroy(
-          new UpstreamTimeout(`no connection within ${Math.round(connectTimeoutMs / 1000)} s`)
-        ),
-      connectTimeoutMs
-    )
+    const connectTimer = setTimeout(() => {
+      const error = new UpstreamTimeout(
+        `no connection within ${Math.round(connectTimeoutMs / 1000)} s`
+      )
+      // A request still waiting for its socket reports a destroy only once it gets one, which
+      // a stuck connection never delivers: answer now.
+      upstreamReq.destroy(error)
+      fail(error)
+    }, connectTimeoutMs)
     upstreamReq.on('socket', socket => {
       socket.setNoDelay(true)
       const connected = (): void => clearTimeout(connectTimer)
@@ -476,7 +479,11 @@ function sendJson(
 ): number {
   const text = JSON.stringify(body)
   const length = Buffer.byteLength(text)
-  res.writeHead(status, { 'content-type': 'application/json', 'content-length': length, ...headers })
+  res.writeHead(status, {
+    'content-type': 'application/json',
+    'content-length': length,
+    ...headers
+  })
   res.end(text)
   return length
 }
@@ -509,9 +516,12 @@ function tapFeed(
   tap: ResponseTap,
   encoding: string
 ): { write(chunk: Buffer): void; end(done: () => void): void } {
-  const make = { gzip: createGunzip, 'x-gzip': createGunzip, deflate: createInflate, br: createBrotliDecompress }[
-    encoding.trim().toLowerCase()
-  ]
+  const make = {
+    gzip: createGunzip,
+    'x-gzip': createGunzip,
+    deflate: createInflate,
+    br: createBrotliDecompress
+  }[encoding.trim().toLowerCase()]
   if (!make) {
     return {
       write: chunk => tap.push(chunk),

@@ -163,7 +163,10 @@ export function parseModelPrices(text: string): PriceTable {
   const table: Record<string, ModelPrice> = { ...MODEL_PRICES }
   for (const [model, value] of Object.entries(parsed as Record<string, unknown>)) {
     if (typeof value !== 'object' || value === null || Array.isArray(value)) {
-      throw new ConfigurationError(`Input \`model-prices\`: "${model}" must map to an object`, remedy)
+      throw new ConfigurationError(
+        `Input \`model-prices\`: "${model}" must map to an object`,
+        remedy
+      )
     }
     const fields: Partial<Record<keyof Omit<ModelPrice, 'longPrompt'>, number>> = {}
     for (const [field, amount] of Object.entries(value as Record<string, unknown>)) {
