@@ -115,6 +115,8 @@ export class ApiLedger {
     const cap = this.options.capUsd
     return {
       ...this.totals,
+      // To the micro-dollar: sums of float prices would otherwise print as 1.2006000000000001.
+      costUsd: Math.round(this.totals.costUsd * 1e6) / 1e6,
       refused,
       lastTurnStopReason: this.lastTurnStopReason,
       unpricedModels: [...this.unpriced],
