@@ -232,7 +232,7 @@ describe('what would reach a third party is refused', () => {
     const verdict = check(raw)
     expect(verdict.allowed).toBe(true)
     if (verdict.allowed) {
-      const forwarded = verdict.body?.toString() ?? ''
+      const forwarded = verdict.body
       expect(forwarded).not.toContain('web_fetch')
       expect(JSON.parse(forwarded)).toMatchObject({ tools: [{ name: 'Bash' }] })
     }

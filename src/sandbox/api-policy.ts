@@ -118,7 +118,7 @@ export type PolicyVerdict =
   | {
       allowed: true
       /** The body to forward: re-serialized, so the API parses exactly what was checked. */
-      body?: Buffer
+      body: string
       /** What the gateway needs from the body. */
       model?: string
       /** The request offers client tools: a step of an agent loop (the main one or a subagent's). */
@@ -230,7 +230,7 @@ export function checkRequest(request: ApiRequest, options: PolicyOptions): Polic
   if (blocks) return blocks
   return {
     allowed: true,
-    body: Buffer.from(JSON.stringify(parsed)),
+    body: JSON.stringify(parsed),
     model: typeof parsed.model === 'string' ? parsed.model : undefined,
     agentLoop
   }

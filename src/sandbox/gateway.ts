@@ -39,7 +39,7 @@ import {
 } from 'node:http'
 import { Agent as HttpsAgent, request as httpsRequest } from 'node:https'
 import type { Socket } from 'node:net'
-import { rootCertificates } from 'node:tls'
+import { rootCertificates, TLSSocket } from 'node:tls'
 import { createBrotliDecompress, createGunzip, createInflate } from 'node:zlib'
 import { errorMessage } from '../errors.js'
 import { ApiLedger, type ApiFigures } from './api-ledger.js'
@@ -237,7 +237,7 @@ export async function startGateway(options: GatewayOptions): Promise<Gateway> {
           return
         }
         ledger.forwarded()
-        forward(req, res, path, verdict.body ?? body, log(true), (reading, ok) =>
+        forward(req, res, path, verdict.body, log(true), (reading, ok) =>
           ledger.book(reading, { model: verdict.model, agentLoop: verdict.agentLoop, ok })
         )
       },
@@ -252,13 +252,13 @@ export async function startGateway(options: GatewayOptions): Promise<Gateway> {
     req: IncomingMessage,
     res: ServerResponse,
     path: string,
-    body: Buffer,
+    body: string,
     finish: (status: number, bytes: number, error?: string) => void,
     book: (reading: ReturnType<ResponseTap['finish']>, ok: boolean) => void
   ): void {
     const send = upstream.secure ? httpsRequest : httpRequest
     const headers = forwardedRequestHeaders(req.headers, credentials)
-    headers['content-length'] = body.length
+    headers['content-length'] = Buffer.byteLength(body)
     // Plain responses, so their usage can be read on the way through.
     headers['accept-encoding'] = 'identity'
     const upstreamReq = send({
@@ -316,11 +316,12 @@ export async function startGateway(options: GatewayOptions): Promise<Gateway> {
     upstreamReq.on('socket', socket => {
       socket.setNoDelay(true)
       const connected = (): void => clearTimeout(connectTimer)
-      // A reused keep-alive socket is connected already.
-      if ((socket as Socket).connecting) socket.once('connect', connected)
+      // A new TLS socket is ready after its handshake, a new TCP one once connected; a reused
+      // keep-alive socket (or a tunnel the agent made) is ready already.
+      if (socket instanceof TLSSocket && !socket.getProtocol())
+        socket.once('secureConnect', connected)
+      else if (socket.connecting) socket.once('connect', connected)
       else connected()
-      // A tunnelled TLS socket reports its own handshake.
-      socket.once('secureConnect', connected)
     })
     upstreamReq.setTimeout(idleTimeoutMs, () =>
       upstreamReq.destroy(
