@@ -152,6 +152,8 @@ describe('the API door', () => {
     // The summary says how many were refused and why.
     expect(run.summary).toContain(`API requests refused by the gateway: ${BYPASSES.length}`)
     expect(run.summary).toContain('mcp&#95;servers')
+    // And the job's log, as each one happened.
+    expect(run.stdout).toContain('🚪 POST /v1/files: claude-sandbox gateway refused the request')
   }, 300_000)
 
   it('stops a looping agent right after max-budget-usd; nothing reaches the API after it', async () => {
@@ -221,6 +223,10 @@ describe('the API door', () => {
     expect(run.outputs.conclusion).toBe('failure')
     expect(run.errors.join('\n')).toContain('claims success')
     expect(run.outputs['final-message'] ?? '').not.toContain('FORGED')
+    expect(run.outputs['session-id']).toBe(
+      String(api.mainRequests()[0]?.headers['x-claude-code-session-id'])
+    )
+    expect(run.outputs['session-id']).not.toBe('forged-session')
     // The gateway's figures: two answered turns, the last one a tool call.
     expect(api.mainRequests()).toHaveLength(2)
     expect(run.outputs['num-turns']).toBe('2')

@@ -440,7 +440,10 @@ describe('the API door', () => {
 
   it('refuses what the policy refuses with a non-retryable 403, before the upstream sees it', async () => {
     const upstream = await fake([{ text: 'hello' }])
-    const gateway = await gatewayTo(upstream.url)
+    const refusals: string[] = []
+    const gateway = await gatewayTo(upstream.url, { apiKey: REAL_KEY }, 'policy.sock', {
+      onRefused: (_entry, reason) => refusals.push(reason)
+    })
     for (const [, body, headers] of FORBIDDEN) {
       const response = await callGateway(gateway.socketPath, {
         path: '/v1/messages?beta=true',
@@ -459,13 +462,23 @@ describe('the API door', () => {
       'beta files-api-2025-04-14'
     ])
     expect(gateway.figures().refused.map(group => group.count)).toEqual([1, 1, 1])
-    // The same connection still serves an allowed request afterwards.
-    const ok = await callGateway(gateway.socketPath, {
-      path: '/v1/messages?beta=true',
-      body: MESSAGES_BODY
-    })
-    expect(ok.status).toBe(200)
-    expect(upstream.requests).toHaveLength(1)
+    expect(refusals).toEqual([
+      expect.stringContaining('top-level field not allowed: mcp_servers'),
+      expect.stringContaining('server tool not allowed: web_fetch_20250910'),
+      expect.stringContaining('anthropic-beta flag not allowed: files-api-2025-04-14')
+    ])
+    // An allowed request passes afterwards; its session id is the one the host keeps, and a
+    // later request cannot replace it.
+    for (const session of ['session-of-the-cli', 'session-the-agent-chose']) {
+      const ok = await callGateway(gateway.socketPath, {
+        path: '/v1/messages?beta=true',
+        headers: { 'x-claude-code-session-id': session },
+        body: MESSAGES_BODY
+      })
+      expect(ok.status).toBe(200)
+    }
+    expect(upstream.requests).toHaveLength(2)
+    expect(gateway.figures().sessionId).toBe('session-of-the-cli')
   })
 
   it('counts usage, turns and the last stop reason from streamed and JSON answers', async () => {

@@ -83,7 +83,8 @@ export function decideOutcome(
         : disagreement
           ? ''
           : (lastAssistantText ?? ''),
-    sessionId: result?.session_id ?? sessionId,
+    // The gateway's (from the CLI's first request) before any line of the CLI's stdout.
+    sessionId: host.api.sessionId ?? (disagreement ? undefined : result?.session_id) ?? sessionId,
     numTurns: host.api.turns,
     durationMs: host.durationMs,
     costUsd: host.api.costUsd,

@@ -11,9 +11,14 @@ import type { GatewayOptions } from './gateway.js'
 
 /** How long the CLI gets to end by itself once the cap is reached. */
 export const BUDGET_STOP_GRACE_MS = 10_000
+/** Refusals warned about in the job's log; the rest are in the gateway log and the summary. */
+const MAX_REFUSAL_WARNINGS = 20
 
 export interface ApiDoor {
-  gatewayOptions: Pick<GatewayOptions, 'policy' | 'prices' | 'maxBudgetUsd' | 'onBudgetReached'>
+  gatewayOptions: Pick<
+    GatewayOptions,
+    'policy' | 'prices' | 'maxBudgetUsd' | 'onBudgetReached' | 'onRefused'
+  >
   /** Aborted BUDGET_STOP_GRACE_MS after the spend cap is reached: stop the container. */
   stop: AbortSignal
 }
@@ -25,6 +30,7 @@ export function apiDoorFor(
 ): ApiDoor {
   const stop = new AbortController()
   const { sandbox, task } = settings
+  let warned = 0
   return {
     gatewayOptions: {
       policy: {
@@ -41,6 +47,14 @@ export function apiDoorFor(
           `max-budget-usd (${sandbox.maxBudgetUsd}) reached: $${figures.costUsd.toFixed(4)} spent; the gateway refuses every further request and the agent is stopped`
         )
         setTimeout(() => stop.abort(), graceMs).unref()
+      },
+      onRefused: (entry, reason) => {
+        warned++
+        if (warned <= MAX_REFUSAL_WARNINGS) {
+          log.warning(`🚪 ${entry.method} ${entry.path}: ${reason}`)
+        } else if (warned === MAX_REFUSAL_WARNINGS + 1) {
+          log.warning('🚪 more refused API requests: see the job summary and the gateway log')
+        }
       }
     },
     stop: stop.signal

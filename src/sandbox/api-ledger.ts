@@ -24,6 +24,11 @@ export interface ApiFigures {
   lastTurnStopReason?: string
   /** Models the price table did not know (priced at its highest rates). */
   unpricedModels: string[]
+  /**
+   * The CLI's session id, from the `x-claude-code-session-id` header of the first agent-loop
+   * request (sent before the agent could act, so not one it chose).
+   */
+  sessionId?: string
   budget?: { capUsd: number; reached: boolean }
 }
 
@@ -60,6 +65,7 @@ export class ApiLedger {
   private readonly refusals = new Map<string, { count: number; reason: string }>()
   private readonly unpriced = new Set<string>()
   private reached = false
+  private sessionId?: string
 
   constructor(private readonly options: LedgerOptions) {}
 
@@ -69,6 +75,11 @@ export class ApiLedger {
 
   forwarded(): void {
     this.totals.forwarded++
+  }
+
+  /** Keeps the first session id seen; later ones (the agent's own requests) cannot replace it. */
+  session(id: string | undefined): void {
+    if (this.sessionId === undefined && id) this.sessionId = id
   }
 
   refused(rule: string, reason: string): void {
@@ -120,6 +131,7 @@ export class ApiLedger {
       refused,
       lastTurnStopReason: this.lastTurnStopReason,
       unpricedModels: [...this.unpriced],
+      ...(this.sessionId ? { sessionId: this.sessionId } : {}),
       ...(cap !== undefined ? { budget: { capUsd: cap, reached: this.reached } } : {})
     }
   }

@@ -75,6 +75,8 @@ export interface GatewayOptions {
   maxBudgetUsd?: number
   /** Called once when the spend reaches `maxBudgetUsd`. */
   onBudgetReached?: (figures: ApiFigures) => void
+  /** Called for each refused request (after `log`), e.g. to warn in the job's log. */
+  onRefused?: (entry: GatewayLogEntry, reason: string) => void
   /** Give up on an upstream connection not made within this (default 30 s). */
   connectTimeoutMs?: number
   /**
@@ -202,6 +204,14 @@ export async function startGateway(options: GatewayOptions): Promise<Gateway> {
         { 'x-should-retry': 'false' }
       )
       log(false, rule)(status, method === 'HEAD' ? 0 : bytes) // a HEAD answer carries no body
+      const entry = entries[entries.length - 1]
+      if (entry) {
+        try {
+          options.onRefused?.(entry, message)
+        } catch {
+          // A failing logger must not take the API path down with it.
+        }
+      }
     }
 
     const pathRefusal = checkPath(method, path)
@@ -237,6 +247,10 @@ export async function startGateway(options: GatewayOptions): Promise<Gateway> {
           return
         }
         ledger.forwarded()
+        if (verdict.agentLoop) {
+          const session = req.headers['x-claude-code-session-id']
+          ledger.session(typeof session === 'string' ? session.slice(0, 100) : undefined)
+        }
         forward(req, res, path, verdict.body, log(true), (reading, ok) =>
           ledger.book(reading, { model: verdict.model, agentLoop: verdict.agentLoop, ok })
         )
