@@ -240,3 +240,30 @@ describe('the API door', () => {
     expect(run.outputs['has-changes']).toBe('true')
   }, 300_000)
 })
+
+describe('web search at the door', () => {
+  const turns = [
+    { tools: [{ name: 'WebSearch', input: { query: 'claude sandbox action' } }] },
+    { text: 'Searched.' }
+  ]
+  const searchRequests = (requests: RecordedRequest[]) =>
+    requests.filter(request =>
+      ((request.body as { tools?: Array<{ type?: string }> }).tools ?? []).some(tool =>
+        String(tool.type).startsWith('web_search')
+      )
+    )
+
+  it('is refused unless allowed-tools lists WebSearch; the run goes on', async () => {
+    const { run, api } = await runScenario(turns)
+    expect(searchRequests(api.requests)).toEqual([])
+    expect(run.outputs.conclusion).toBe('success')
+    expect(run.summary).toContain('tool web&#95;search &#40;not allowed&#41;')
+  }, 300_000)
+
+  it('passes when allowed-tools lists WebSearch', async () => {
+    const { run, api } = await runScenario(turns, { inputs: { 'allowed-tools': 'WebSearch' } })
+    expect(searchRequests(api.requests)).toHaveLength(1)
+    expect(run.outputs.conclusion).toBe('success')
+    expect(run.summary).not.toContain('refused by the gateway')
+  }, 300_000)
+})
