@@ -164,6 +164,16 @@ describe('the ledger', () => {
     expect(figures.costUsd).toBeCloseTo(78.001, 6)
   })
 
+  it('keeps what refusals quote short, and the number of distinct rules bounded', () => {
+    const ledger = new ApiLedger({ prices: MODEL_PRICES })
+    for (let i = 0; i < 1000; i++) ledger.refused(`field f${i}${'x'.repeat(500)}`, 'y'.repeat(5000))
+    const refused = ledger.figures().refused
+    expect(refused).toHaveLength(101)
+    expect(refused[0]).toMatchObject({ rule: 'other rules', count: 900 })
+    expect(Math.max(...refused.map(group => group.rule.length))).toBeLessThanOrEqual(121)
+    expect(Math.max(...refused.map(group => group.reason.length))).toBeLessThanOrEqual(401)
+  })
+
   it('reaches the cap once, and says so once', () => {
     const reached: number[] = []
     const ledger = new ApiLedger({

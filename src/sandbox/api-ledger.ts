@@ -40,6 +40,14 @@ export interface LedgerOptions {
   onCapReached?: (figures: ApiFigures) => void
 }
 
+const MAX_RULES = 100
+const MAX_RULE_CHARS = 120
+const MAX_REASON_CHARS = 400
+
+function cut(text: string, max: number): string {
+  return text.length > max ? `${text.slice(0, max)}…` : text
+}
+
 /** stop_reasons that end a conversation (anything else asks the client to go on). */
 const ENDING_STOP_REASONS = new Set(['end_turn', 'stop_sequence'])
 
@@ -82,10 +90,16 @@ export class ApiLedger {
     if (this.sessionId === undefined && id) this.sessionId = id
   }
 
+  /**
+   * Counts a refusal under its rule. Rules and reasons can quote what the agent sent (a field's
+   * name, say), so both are cut short and the number of distinct rules is bounded.
+   */
   refused(rule: string, reason: string): void {
-    const entry = this.refusals.get(rule)
+    let key = cut(rule, MAX_RULE_CHARS)
+    if (!this.refusals.has(key) && this.refusals.size >= MAX_RULES) key = 'other rules'
+    const entry = this.refusals.get(key)
     if (entry) entry.count++
-    else this.refusals.set(rule, { count: 1, reason })
+    else this.refusals.set(key, { count: 1, reason: cut(reason, MAX_REASON_CHARS) })
   }
 
   /** Books one response (a broken-off one too: what it had read is billed all the same). */

@@ -140,6 +140,9 @@ export const MAX_REQUEST_BYTES = 32 * 1024 * 1024
 type Refusal = Extract<PolicyVerdict, { allowed: false }>
 
 function refuse(rule: string, detail: string, status: Refusal['status'] = 403): Refusal {
+  // Rules and details can quote what the client sent: keep them short.
+  rule = rule.length > 120 ? `${rule.slice(0, 120)}…` : rule
+  detail = detail.length > 400 ? `${detail.slice(0, 400)}…` : detail
   const errorType = status === 413 ? 'request_too_large' : 'permission_error'
   return {
     allowed: false,

@@ -219,8 +219,9 @@ export async function startGateway(options: GatewayOptions): Promise<Gateway> {
       refuse(pathRefusal.status, pathRefusal.errorType, pathRefusal.rule, pathRefusal.reason)
       return
     }
-    if (ledger.capReached) {
-      // 402 billing_error: the CLI ends its run on it at once, without retrying (measured).
+    /** 402 billing_error: the CLI ends its run on it at once, without retrying (measured). */
+    const refuseOverBudget = (): boolean => {
+      if (!ledger.capReached) return false
       const spent = ledger.figures().costUsd
       refuse(
         402,
@@ -228,10 +229,13 @@ export async function startGateway(options: GatewayOptions): Promise<Gateway> {
         'max-budget-usd',
         `claude-sandbox gateway: max-budget-usd (${options.maxBudgetUsd}) reached: $${spent.toFixed(4)} spent; no further requests are sent`
       )
-      return
+      return true
     }
+    if (refuseOverBudget()) return
     readBody(req, MAX_REQUEST_BYTES).then(
       body => {
+        // The cap may have been reached while this body was arriving.
+        if (refuseOverBudget()) return
         if (body === undefined) {
           refuse(
             413,
