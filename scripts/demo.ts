@@ -5,13 +5,14 @@
  * scripts the agent's turns (run the tests, read the file, fix it, rerun the tests), and runs the
  * bundled claude-sandbox CLI — the same pipeline as the action: image build, credential gateway,
  * egress proxy, the real Claude Code CLI in the hardened container, patch, job summary.
+ * Its output ends with the job summary and the diff, as the CLI prints them.
  */
 import { spawn, spawnSync } from 'node:child_process'
 import { existsSync, mkdirSync, mkdtempSync, writeFileSync } from 'node:fs'
 import os from 'node:os'
 import path from 'node:path'
 import { fileURLToPath } from 'node:url'
-import { startFakeAnthropic } from '../__tests__/servers/fake-anthropic.js'
+import { startFakeAnthropic, type Turn } from '../__tests__/servers/fake-anthropic.js'
 
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..')
 
@@ -44,48 +45,47 @@ function imageExists(ref: string): boolean {
 
 async function main(): Promise<number> {
   const repo = sampleRepository()
-  const api = await startFakeAnthropic({
-    turns: [
-      {
-        text: 'Let me run the tests and look at the code.',
-        tools: [
-          {
-            name: 'Bash',
-            input: {
-              command: 'cd /workspace && python3 tests/test_calc.py 2>&1 | tail -4',
-              description: 'Run the tests'
-            }
-          },
-          { name: 'Read', input: { file_path: '/workspace/src/calc.py' } }
-        ]
-      },
-      {
-        text: 'add() subtracts. Fixing it.',
-        tools: [
-          {
-            name: 'Edit',
-            input: {
-              file_path: '/workspace/src/calc.py',
-              old_string: 'return a - b',
-              new_string: 'return a + b'
-            }
+  const turns: Turn[] = [
+    {
+      text: 'Let me run the tests and look at the code.',
+      tools: [
+        {
+          name: 'Bash',
+          input: {
+            command: 'cd /workspace && python3 tests/test_calc.py 2>&1 | tail -4',
+            description: 'Run the tests'
           }
-        ]
-      },
-      {
-        tools: [
-          {
-            name: 'Bash',
-            input: {
-              command: 'cd /workspace && python3 tests/test_calc.py 2>&1 | tail -2',
-              description: 'Rerun the tests'
-            }
+        },
+        { name: 'Read', input: { file_path: '/workspace/src/calc.py' } }
+      ]
+    },
+    {
+      text: 'add() subtracts. Fixing it.',
+      tools: [
+        {
+          name: 'Edit',
+          input: {
+            file_path: '/workspace/src/calc.py',
+            old_string: 'return a - b',
+            new_string: 'return a + b'
           }
-        ]
-      },
-      { text: 'Fixed `add()` in src/calc.py: it returned `a - b`. The test suite passes now.' }
-    ]
-  })
+        }
+      ]
+    },
+    {
+      tools: [
+        {
+          name: 'Bash',
+          input: {
+            command: 'cd /workspace && python3 tests/test_calc.py 2>&1 | tail -2',
+            description: 'Rerun the tests'
+          }
+        }
+      ]
+    },
+    { text: 'Fixed `add()` in src/calc.py: it returned `a - b`. The test suite passes now.' }
+  ]
+  const api = await startFakeAnthropic({ turns })
   const args = [
     path.join(root, 'dist', 'cli', 'index.js'),
     '--repo',
@@ -115,7 +115,9 @@ async function main(): Promise<number> {
   )
   if (ca) args.push('--ca-certificates', ca)
 
-  console.log(`Sample repository: ${repo}\nScripted model API: ${api.url}\n`)
+  console.log(
+    `Sample repository: ${repo}\nScripted model API: ${api.url} (${turns.length} scripted turns; no API key needed)\n`
+  )
   const code = await new Promise<number>(resolve => {
     const child = spawn(process.execPath, args, {
       stdio: 'inherit',
@@ -124,7 +126,11 @@ async function main(): Promise<number> {
     child.on('close', c => resolve(c ?? 1))
   })
   await api.close()
-  console.log(`\nThe scripted model answered ${api.mainRequests().length} agent turns.`)
+  // The CLI's last words are the summary and the diff; a run that never asked the model is not a demo.
+  if (code === 0 && api.mainRequests().length < turns.length) {
+    console.error(`demo: the model was asked ${api.mainRequests().length} of ${turns.length} turns`)
+    return 1
+  }
   return code
 }
 

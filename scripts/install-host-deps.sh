@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Installs what a fresh machine of this kind lacks to run the real parts of the tests:
-# a Docker engine (Debian's docker.io), debootstrap for the local base images, zstd and socat.
-# Idempotent: skips what is already there. Needs root (the CI machine is root).
+# a Docker engine (Debian's docker.io), debootstrap for the local base images, zstd, socat, and
+# unzip (the artifact tests list the uploaded zip). Idempotent: skips what is already there.
+# Needs root (scripts/provision.sh runs it as root or through sudo).
 set -euo pipefail
 
 need=()
@@ -9,8 +10,9 @@ command -v dockerd >/dev/null 2>&1 || need+=(docker.io)
 command -v debootstrap >/dev/null 2>&1 || need+=(debootstrap)
 command -v zstd >/dev/null 2>&1 || need+=(zstd)
 command -v socat >/dev/null 2>&1 || need+=(socat)
+command -v unzip >/dev/null 2>&1 || need+=(unzip)
 if [ ${#need[@]} -gt 0 ]; then
-  echo "installing: ${need[*]}"
+  echo "installing with apt-get: ${need[*]}"
   export DEBIAN_FRONTEND=noninteractive
   apt-get update -qq
   apt-get install -y -qq --no-install-recommends "${need[@]}" >/dev/null
@@ -31,6 +33,7 @@ echo "docker daemon: $(docker version --format '{{.Server.Version}}')"
 # An unprivileged runner user in the docker group, as GitHub-hosted runners have (uid 1001):
 # the e2e suite runs the action as it once, since everything else here runs as root.
 if ! id sandbox-runner >/dev/null 2>&1; then
+  echo "adding the user sandbox-runner (uid 1001, group docker) for the non-root runner test"
   useradd --create-home --uid 1001 --groups docker sandbox-runner 2>/dev/null ||
     useradd --create-home --groups docker sandbox-runner
 fi

@@ -3,17 +3,31 @@ import path from 'node:path'
 import { fileURLToPath } from 'node:url'
 import shellQuote from 'shell-quote'
 import { ConfigurationError } from './errors.js'
-import type { NetworkMode, PublishMode, PublishSettings, Settings } from './settings.js'
-import { DEFAULT_PROTECTED_PATHS } from './git/path-policy.js'
+import type {
+  ArtifactSettings,
+  NetworkMode,
+  PublishMode,
+  PublishSettings,
+  Settings
+} from './settings.js'
+import { DEFAULT_MAX_FILE_BYTES, resolveProtectedPaths } from './git/path-policy.js'
 import { DEFAULT_CLAUDE_CODE_VERSION } from './constants.js'
 import { parseAllowedDomains } from './sandbox/allow-list.js'
 import { parseModelPrices } from './sandbox/pricing.js'
+import { parseDiskFloor } from './sandbox/disk-guard.js'
 
 /** Reads one input by its action.yml name; '' when unset. core.getInput in the action. */
 export type InputReader = (name: string) => string
 
 const NETWORK_MODES: readonly NetworkMode[] = ['restricted', 'open']
-const PUBLISH_MODES: readonly PublishMode[] = ['auto', 'comment', 'commit', 'pull-request', 'patch']
+const PUBLISH_MODES: readonly PublishMode[] = [
+  'auto',
+  'comment',
+  'commit',
+  'pull-request',
+  'review',
+  'patch'
+]
 
 /**
  * Variables the `env` input may not set: they would hand the agent a credential or route its
@@ -59,6 +73,25 @@ export function splitList(value: string): string[] {
     .split(/[\n,]/)
     .map(item => item.trim())
     .filter(item => item.length > 0)
+}
+
+const SIZE_UNITS: Record<string, number> = { '': 1, b: 1, k: 1024, m: 1024 ** 2, g: 1024 ** 3 }
+
+/**
+ * A size in docker's syntax (`50m`, `1g`, `512k`, or bytes), binary multiples; `mb`, `mib` and
+ * the like are read the same way, since that is what people mean by them.
+ */
+export function parseSize(value: string, inputName: string, fallback: number): number {
+  const text = value.trim().toLowerCase()
+  if (text === '') return fallback
+  const match = /^(\d+(?:\.\d+)?)\s*([bkmg]?)(?:i?b)?$/.exec(text)
+  const bytes = match ? Math.floor(Number(match[1]) * (SIZE_UNITS[match[2] ?? ''] ?? 1)) : NaN
+  if (!Number.isSafeInteger(bytes) || bytes <= 0) {
+    throw new ConfigurationError(
+      `Input \`${inputName}\` must be a size such as 50m, 1g or 512k, got "${truncate(value.trim(), 40)}"`
+    )
+  }
+  return bytes
 }
 
 /** Splits on whitespace, newlines and commas (package lists). */
@@ -257,6 +290,37 @@ function readCaCertificates(read: InputReader, workspace: string): string | unde
   return file
 }
 
+/**
+ * `base-image`: an image reference or `devcontainer`. It cannot go with `image` (nothing is built
+ * then) nor with a different BASE_IMAGE build argument (two answers to one question).
+ */
+function readBaseImage(
+  read: InputReader,
+  image: string | undefined,
+  buildArgs: Record<string, string>
+): string | undefined {
+  const baseImage = read('base-image').trim() || undefined
+  if (!baseImage) return undefined
+  if (image) {
+    throw new ConfigurationError(
+      'Inputs `image` and `base-image` were both given: a prebuilt `image` is used as it is, nothing is built on a base',
+      'Keep one of them'
+    )
+  }
+  if (baseImage !== 'devcontainer' && !/^[A-Za-z0-9][A-Za-z0-9._/:@-]*$/.test(baseImage)) {
+    throw new ConfigurationError(
+      `Input \`base-image\` must be an image reference such as node:22-bookworm, or \`devcontainer\`, got "${baseImage}"`
+    )
+  }
+  if (buildArgs.BASE_IMAGE !== undefined && buildArgs.BASE_IMAGE !== baseImage) {
+    throw new ConfigurationError(
+      `Input \`base-image\` (${baseImage}) and build-args BASE_IMAGE (${buildArgs.BASE_IMAGE}) disagree`,
+      'Give the base image once: `base-image` (or BASE_IMAGE in `build-args`, which means the same)'
+    )
+  }
+  return baseImage
+}
+
 /** Reads and validates every input. Throws ConfigurationError on the first mistake. */
 export function getSettings(read: InputReader, env: NodeJS.ProcessEnv = process.env): Settings {
   const workspaceInput = read('working-directory').trim()
@@ -284,6 +348,12 @@ export function getSettings(read: InputReader, env: NodeJS.ProcessEnv = process.
     )
   }
   const cpus = String(parsePositiveNumber(read('cpus'), 'cpus', 2))
+  const minFreeDisk = parseDiskFloor(read('min-free-disk'))
+  if (!minFreeDisk) {
+    throw new ConfigurationError(
+      `Input \`min-free-disk\` must be a size such as 1g or 512m, a share of the disk such as 5%, or 0 to turn the disk guard off, got "${read('min-free-disk').trim()}"`
+    )
+  }
 
   const dockerfileInput = read('dockerfile').trim()
   const bundledDockerfile = dockerfileInput === ''
@@ -297,6 +367,9 @@ export function getSettings(read: InputReader, env: NodeJS.ProcessEnv = process.
       'Give a path relative to the repository, or leave it empty to use the bundled image'
     )
   }
+
+  const buildArgs = parseKeyValueLines(read('build-args'), 'build-args')
+  const baseImage = readBaseImage(read, image, buildArgs)
 
   const apiKey = read('anthropic-api-key').trim() || undefined
   const oauthToken = read('claude-code-oauth-token').trim() || undefined
@@ -329,22 +402,52 @@ export function getSettings(read: InputReader, env: NodeJS.ProcessEnv = process.
       pidsLimit: parsePositiveInteger(read('pids-limit'), 'pids-limit') ?? 1024,
       workspace,
       maxBudgetUsd: parseBudget(read('max-budget-usd')),
-      modelPrices: parseModelPrices(read('model-prices'))
+      modelPrices: parseModelPrices(read('model-prices')),
+      minFreeDisk,
+      runnerToolCache: parseBoolean(read('runner-tool-cache'), 'runner-tool-cache', true)
     },
     image: {
       image,
+      baseImage,
       dockerfile,
       bundledDockerfile,
-      buildArgs: parseKeyValueLines(read('build-args'), 'build-args'),
+      buildArgs,
       extraPackages: splitWords(read('extra-packages')),
       caCertificates: readCaCertificates(read, workspace),
       cache: parseBoolean(read('cache'), 'cache', true)
     },
     publish: getPublishSettings(read),
+    artifact: getArtifactSettings(read),
     trigger: {
       triggerPhrase: read('trigger-phrase').trim() || '@claude',
       labelTrigger: read('label-trigger').trim() || undefined
     }
+  }
+}
+
+/** `artifact`, `artifact-name`, `artifact-retention-days`. */
+export function getArtifactSettings(read: InputReader): ArtifactSettings {
+  const name = read('artifact-name').trim() || undefined
+  if (name !== undefined && /[":<>|*?\\/\r\n]/.test(name)) {
+    throw new ConfigurationError(
+      `Input \`artifact-name\` contains a character the artifact service refuses ("${truncate(name, 80)}")`,
+      'Leave out " : < > | * ? \\ / and line breaks, or leave `artifact-name` empty for claude-sandbox-<job>-<attempt>'
+    )
+  }
+  const retentionDays = parsePositiveInteger(
+    read('artifact-retention-days'),
+    'artifact-retention-days'
+  )
+  if (retentionDays !== undefined && retentionDays > 90) {
+    throw new ConfigurationError(
+      `Input \`artifact-retention-days\` must be between 1 and 90, got ${retentionDays}`,
+      'GitHub keeps artifacts at most 90 days (less when the repository says so); leave it empty for the repository setting'
+    )
+  }
+  return {
+    enabled: parseBoolean(read('artifact'), 'artifact', true),
+    ...(name === undefined ? {} : { name }),
+    ...(retentionDays === undefined ? {} : { retentionDays })
   }
 }
 
@@ -376,8 +479,9 @@ export function getPublishSettings(read: InputReader): PublishSettings {
     prBody: read('pr-body').trim() || undefined,
     prLabels: splitList(read('pr-labels')),
     prDraft: parseBoolean(read('pr-draft'), 'pr-draft', false),
-    protectedPaths:
-      protectedPaths.trim() === '' ? [...DEFAULT_PROTECTED_PATHS] : splitList(protectedPaths)
+    // Only `!` entries: exceptions to the defaults; any plain entry: a list of its own.
+    protectedPaths: resolveProtectedPaths(splitList(protectedPaths)),
+    maxFileBytes: parseSize(read('max-file-size'), 'max-file-size', DEFAULT_MAX_FILE_BYTES)
   }
 }
 

@@ -6,11 +6,16 @@ import { Outputs, State } from './constants.js'
 import { requireDockerDaemon } from './docker.js'
 import { ConfigurationError, errorMessage } from './errors.js'
 import { createPatch, type PatchResult } from './git/patch.js'
+import { describeLeftOut } from './git/patch-preamble.js'
+import { snapshotUntracked } from './git/untracked-baseline.js'
+import { postProgressComment } from './github/progress-comment.js'
+import { requirePublishTarget } from './github/context.js'
 import type { PublishResult } from './github/publish.js'
 import { prepareImage } from './image/prepare.js'
 import { actionRoot, getSettings, requireCredentials } from './inputs.js'
 import { setResultOutputs } from './outputs.js'
 import { publishResult } from './publish-step.js'
+import { uploadResultArtifact } from './report/artifact.js'
 import { writeJobSummary } from './report/job-summary.js'
 import { createRunPaths, newRunId } from './run-paths.js'
 import { runSandboxSession } from './sandbox/session.js'
@@ -44,7 +49,7 @@ export async function run(): Promise<void> {
 
 /**
  * A run, phase by phase: settings -> trigger -> task -> preconditions -> image -> sandbox
- * session -> outcome -> patch -> publish -> summary. Each phase is a call into the module that
+ * session -> outcome -> patch -> artifact -> publish -> summary. Each phase is a call into the module that
  * owns it. Returns undefined when the trigger says not to run.
  */
 async function runAction(cancel: AbortSignal): Promise<AgentOutcome | undefined> {
@@ -57,6 +62,7 @@ async function runAction(cancel: AbortSignal): Promise<AgentOutcome | undefined>
   core.info(decision.reason)
   settings.task.prompt = await resolveTask(settings, decision)
   requireCredentials(settings)
+  requirePublishTarget(settings.publish.mode)
   const gitPath = requireGitPath(settings.sandbox.workspace)
   core.info(`Docker engine ${await requireDockerDaemon()}`)
 
@@ -64,17 +70,22 @@ async function runAction(cancel: AbortSignal): Promise<AgentOutcome | undefined>
   core.saveState(State.runId, paths.runId)
   core.saveState(State.runDir, paths.workDir)
   core.saveState(State.workspace, settings.sandbox.workspace)
+  // publish: comment says "working…" at once; the result (or the failure) replaces it.
+  const progress = await postProgressComment(settings)
   try {
     const image = await prepareImage(
       settings.image,
       settings.task.claudeCodeVersion,
       paths.workDir,
       path.join(actionRoot(), 'docker'),
-      buildLog
+      buildLog,
+      { workspace: settings.sandbox.workspace, baseSha: decision.pullRequest?.baseSha }
     )
     core.setOutput(Outputs.imageId, image.id)
     core.setOutput(Outputs.cacheHit, String(image.cacheHit))
 
+    // What the job's earlier steps left untracked is theirs, not the agent's change.
+    const untrackedBefore = await snapshotUntracked(settings.sandbox.workspace)
     const session = await runSandboxSession({ settings, paths, gitPath, image, decision, cancel })
     const { sandbox, task } = settings
     const outcome = decideOutcome(
@@ -85,15 +96,19 @@ async function runAction(cancel: AbortSignal): Promise<AgentOutcome | undefined>
       session.transcript.sessionId,
       { api: session.api, durationMs: session.durationMs }
     )
-    const patch = await createPatch(sandbox.workspace, paths.patchPath)
+    const patch = await createPatch(sandbox.workspace, paths.patchPath, {
+      maxFileBytes: settings.publish.maxFileBytes,
+      untrackedBefore
+    })
     reportChange(outcome, patch)
     setResultOutputs(outcome, patch, paths)
+    const artifact = await uploadResultArtifact(settings.artifact, paths)
 
     // A refused publish fails the step, but only after the summary: nothing produced is lost.
     let published: PublishResult | undefined
     let publishError: unknown
     try {
-      published = await publishResult(settings, patch, outcome, paths)
+      published = await publishResult(settings, patch, outcome, paths, artifact)
     } catch (error: unknown) {
       publishError = error
     }
@@ -103,12 +118,16 @@ async function runAction(cancel: AbortSignal): Promise<AgentOutcome | undefined>
       paths,
       image,
       session,
+      artifact,
       published:
         published?.message ??
         (publishError ? `not published: ${errorMessage(publishError)}` : undefined)
     })
     if (publishError) throw publishError
     return outcome
+  } catch (error: unknown) {
+    await progress?.fail(error)
+    throw error
   } finally {
     rmSync(paths.workDir, { recursive: true, force: true })
   }
@@ -132,6 +151,12 @@ function reportChange(outcome: AgentOutcome, patch: PatchResult): void {
   if (patch.embeddedRepositories.length > 0) {
     core.warning(
       `Not in the patch: the agent created nested git repositories (${patch.embeddedRepositories.join(', ')}); their files were left out`
+    )
+  }
+  if (patch.leftOut.length > 0) core.warning(describeLeftOut(patch.leftOut))
+  if (patch.preexistingUntracked > 0) {
+    core.info(
+      `Not in the patch: ${patch.preexistingUntracked} untracked file(s) that were there before the agent ran and that it did not touch (what earlier steps of the job wrote)`
     )
   }
   core.info(`${outcome.conclusion}: ${outcome.message}`)

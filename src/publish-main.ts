@@ -1,11 +1,12 @@
-import { readFile } from 'node:fs/promises'
 import path from 'node:path'
 import * as core from '@actions/core'
 import { ConfigurationError, errorMessage } from './errors.js'
 import { contextFromEnv, publishesFor, resolvePublishMode } from './github/context.js'
 import { publish, type PublishResult, type RunReport } from './github/publish.js'
-import { readRunReport } from './github/publish-settings.js'
+import { readConclusion, readFigures, readFinalMessage } from './github/publish-settings.js'
 import { getPublishSettings } from './inputs.js'
+import { readPatchDigest, digestPatchText, type PatchDigest } from './git/patch-digest.js'
+import { findArtifactUrl } from './report/artifact.js'
 import { renderPatchSummary } from './report/comment.js'
 
 /**
@@ -16,6 +17,7 @@ import { renderPatchSummary } from './report/comment.js'
 const OUTPUTS = {
   mode: 'published-as',
   commentUrl: 'comment-url',
+  reviewUrl: 'review-url',
   commitSha: 'commit-sha',
   pullRequestUrl: 'pull-request-url',
   pullRequestNumber: 'pull-request-number'
@@ -35,15 +37,29 @@ export async function runPublish(env: NodeJS.ProcessEnv = process.env): Promise<
       )
     }
     const patchPath = path.resolve(workspace, patch)
-    const report = await runReport(read('execution-file').trim(), workspace)
+    // The verdict and the figures are the agent job's outputs, set by the host; the transcript
+    // is the agent's to write, so it is read for the final message only.
+    const report: RunReport = { conclusion: readConclusion(read), ...readFigures(read) }
+    const finalMessage = await finalMessageOf(read('execution-file').trim(), workspace)
+    if (finalMessage) report.finalMessage = finalMessage
+    if (report.conclusion === '') {
+      report.outcomeMessage = 'No verdict was passed to the publish action (input `conclusion`)'
+    }
     const artifactName = read('artifact-name').trim()
     if (artifactName) report.artifactName = artifactName
+    // The agent job's `artifact-url` output, or else the artifact of that name this run holds.
+    const artifactUrl =
+      read('artifact-url').trim() ||
+      (artifactName ? await findArtifactUrl(artifactName, env) : undefined)
+    if (artifactUrl) report.artifactUrl = artifactUrl
     const context = contextFromEnv(env)
     const mode = resolvePublishMode(settings.mode, context)
     if (mode !== 'patch' && !publishesFor(mode, report.conclusion)) {
-      core.warning(
-        `Not publishing a ${mode}: the agent did not succeed (${report.conclusion}); the patch is kept at ${patchPath}`
-      )
+      const why =
+        report.conclusion === ''
+          ? 'no verdict was passed (input `conclusion` is empty)'
+          : `the agent did not succeed (${report.conclusion})`
+      core.warning(`Not publishing a ${mode}: ${why}; the patch is kept at ${patchPath}`)
       return
     }
     core.info(`Publishing ${patchPath} as: ${mode}`)
@@ -65,22 +81,26 @@ export async function runPublish(env: NodeJS.ProcessEnv = process.env): Promise<
   }
 }
 
-async function runReport(executionFile: string, workspace: string): Promise<RunReport> {
-  if (executionFile === '') return { conclusion: 'success' }
+async function finalMessageOf(
+  executionFile: string,
+  workspace: string
+): Promise<string | undefined> {
+  if (executionFile === '') return undefined
   const file = path.resolve(workspace, executionFile)
   try {
-    return await readRunReport(file)
+    return await readFinalMessage(file)
   } catch (error: unknown) {
     core.warning(
-      `Cannot read execution-file ${file} (${errorMessage(error)}); publishing without the run's summary`
+      `Cannot read execution-file ${file} (${errorMessage(error)}); publishing without the agent's final message`
     )
-    return { conclusion: 'success' }
+    return undefined
   }
 }
 
 function setOutputs(result: PublishResult): void {
   core.setOutput(OUTPUTS.mode, result.mode)
   core.setOutput(OUTPUTS.commentUrl, result.commentUrl ?? '')
+  core.setOutput(OUTPUTS.reviewUrl, result.reviewUrl ?? '')
   core.setOutput(OUTPUTS.commitSha, result.commitSha ?? '')
   core.setOutput(OUTPUTS.pullRequestUrl, result.pullRequestUrl ?? '')
   core.setOutput(
@@ -90,9 +110,11 @@ function setOutputs(result: PublishResult): void {
 }
 
 /** A short job summary: where the result went, and the patch itself when it fits. */
-export function renderPublishSummary(result: PublishResult, patch: string): string {
+export function renderPublishSummary(result: PublishResult, patch: string | PatchDigest): string {
   const lines = ['## Claude Sandbox: publish', '', result.message, '']
   if (result.commentUrl) lines.push(`- Comment: ${result.commentUrl}`)
+  if (result.reviewUrl)
+    lines.push(`- Review: ${result.reviewUrl} (${result.suggestions ?? 0} suggested changes)`)
   if (result.commitSha) lines.push(`- Commit: \`${result.commitSha}\``)
   if (result.pullRequestUrl) lines.push(`- Pull request: ${result.pullRequestUrl}`)
   for (const warning of result.warnings) lines.push(`- ⚠️ ${warning.replace(/</g, '&lt;')}`)
@@ -103,8 +125,9 @@ export function renderPublishSummary(result: PublishResult, patch: string): stri
 async function writeSummary(result: PublishResult, patchPath: string): Promise<void> {
   if (!process.env.GITHUB_STEP_SUMMARY) return
   try {
-    const patch = await readFile(patchPath, 'utf8').catch(() => '')
-    await core.summary.addRaw(renderPublishSummary(result, patch)).write()
+    // Streamed with bounded memory: the patch is never one string.
+    const digest = await readPatchDigest(patchPath).catch(() => digestPatchText(''))
+    await core.summary.addRaw(renderPublishSummary(result, digest)).write()
   } catch (error: unknown) {
     core.warning(`Could not write the job summary: ${errorMessage(error)}`)
   }

@@ -4,6 +4,7 @@ import type { PatchResult } from './git/patch.js'
 import { contextFromEnv, publishesFor, resolvePublishMode } from './github/context.js'
 import { publish, type PublishResult } from './github/publish.js'
 import { setPublishOutputs } from './outputs.js'
+import type { ArtifactOutcome } from './report/artifact.js'
 import type { RunPaths } from './run-paths.js'
 import type { Settings } from './settings.js'
 
@@ -16,7 +17,8 @@ export async function publishResult(
   settings: Settings,
   patch: PatchResult,
   outcome: AgentOutcome,
-  paths: RunPaths
+  paths: RunPaths,
+  artifact?: ArtifactOutcome
 ): Promise<PublishResult | undefined> {
   if (settings.publish.mode === 'patch') return undefined
   const context = contextFromEnv()
@@ -34,7 +36,12 @@ export async function publishResult(
       mode,
       workspace: settings.sandbox.workspace,
       patchPath: patch.patchPath,
-      report: { ...outcome, outcomeMessage: outcome.message, executionFile: paths.executionFile },
+      report: {
+        ...outcome,
+        outcomeMessage: outcome.message,
+        executionFile: paths.executionFile,
+        ...(artifact?.uploaded ? { artifactName: artifact.name, artifactUrl: artifact.url } : {})
+      },
       settings: settings.publish,
       context,
       log: { info: message => core.info(message), warning: message => core.warning(message) }

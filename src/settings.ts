@@ -4,9 +4,10 @@
  * nothing downstream re-reads an input.
  */
 import type { PriceTable } from './sandbox/pricing.js'
+import type { DiskFloor } from './sandbox/disk-guard.js'
 
 export type NetworkMode = 'restricted' | 'open'
-export type PublishMode = 'auto' | 'comment' | 'commit' | 'pull-request' | 'patch'
+export type PublishMode = 'auto' | 'comment' | 'commit' | 'pull-request' | 'review' | 'patch'
 
 export interface TaskSettings {
   /** The prompt text (from `prompt`; main.ts fills it from `prompt-file` once the event is known). */
@@ -45,11 +46,20 @@ export interface SandboxSettings {
   maxBudgetUsd?: number
   /** The price table the spend is counted with (built-in, with `model-prices` applied). */
   modelPrices: PriceTable
+  /** `min-free-disk`: below this free space on the workspace's filesystem the agent is stopped. */
+  minFreeDisk: DiskFloor
+  /** `runner-tool-cache`: mount the runner's tool cache read-only (src/sandbox/tool-cache.ts). */
+  runnerToolCache: boolean
 }
 
 export interface ImageSettings {
   /** A prebuilt image; when set, nothing is built or cached. */
   image?: string
+  /**
+   * `base-image`: the image the agent layer is built on (any Debian or Ubuntu image), or
+   * `devcontainer` for the `image` of .devcontainer/devcontainer.json, read from the commit.
+   */
+  baseImage?: string
   /** Absolute path of the Dockerfile; the bundled one when the input is empty. */
   dockerfile: string
   bundledDockerfile: boolean
@@ -70,7 +80,23 @@ export interface PublishSettings {
   prBody?: string
   prLabels: string[]
   prDraft: boolean
+  /** Globs a change may not touch; `!` entries allow (see resolveProtectedPaths). */
   protectedPaths: string[]
+  /**
+   * Files larger than this are left out of the patch before it is made (never read) and listed
+   * in the summary and the comment; a patch from elsewhere holding one is refused.
+   */
+  maxFileBytes?: number
+}
+
+/** The workflow artifact holding the patch, the transcript and the logs (report/artifact.ts). */
+export interface ArtifactSettings {
+  /** `artifact`: upload at all. */
+  enabled: boolean
+  /** `artifact-name`; derived from the job and attempt when absent. */
+  name?: string
+  /** `artifact-retention-days` (1-90); the repository's setting when absent. */
+  retentionDays?: number
 }
 
 export interface TriggerSettings {
@@ -84,5 +110,6 @@ export interface Settings {
   sandbox: SandboxSettings
   image: ImageSettings
   publish: PublishSettings
+  artifact: ArtifactSettings
   trigger: TriggerSettings
 }

@@ -1,8 +1,8 @@
 /**
- * Issue 2, acceptance 2: the bundled dist/ builds the hardened image through the runner contract
- * (local bases, classic-builder fallback here), and from inside that image: the pinned CLI,
- * working git, a non-root user, /workspace, a passing HEALTHCHECK, and no CA material in any
- * layer.
+ * Issue 2, acceptance 2 (and issue 12): the bundled dist/ builds the hardened image through the
+ * runner contract (local bases, classic-builder fallback here), and from inside that image: the
+ * pinned CLI (mounted read-only from the tool cache, not in any layer), working git, a non-root
+ * user, /workspace, a passing HEALTHCHECK, and no CA material in any layer.
  */
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals'
 import { execFileSync } from 'node:child_process'
@@ -12,6 +12,7 @@ import path from 'node:path'
 import { startFakeAnthropic, type FakeAnthropic } from '../servers/fake-anthropic.js'
 import { baseInputs, docker, makeRepo, testCaPath } from '../helpers/e2e.js'
 import { runAction, runPost, type ActionRun } from '../helpers/run-action.js'
+import { CLI_CONTAINER_PATH, cliBinaryPath, toolCacheRoot } from '../../src/image/cli-binary.js'
 
 const PINNED = '2.1.330'
 
@@ -49,12 +50,16 @@ describe('agent image built through dist/', () => {
     }
   })
 
+  // Where the action keeps the CLI when the runner has no RUNNER_TOOL_CACHE (the runner's HOME).
+  const cli = (): string => cliBinaryPath(toolCacheRoot({}), PINNED, 'X64')
   const inImage = (...cmd: string[]): string =>
     execFileSync(
       'docker',
       [
         'run',
         '--rm',
+        '--volume',
+        `${cli()}:${CLI_CONTAINER_PATH}:ro`,
         '--read-only',
         '--tmpfs',
         '/home/agent:uid=1000,gid=1000',
@@ -66,8 +71,18 @@ describe('agent image built through dist/', () => {
       { encoding: 'utf8' }
     ).trim()
 
-  it('carries the pinned Claude Code version', () => {
+  it('runs the pinned Claude Code version, mounted: the image itself has no CLI', () => {
     expect(inImage('claude', '--version')).toContain(PINNED)
+    const bare = docker(
+      'run',
+      '--rm',
+      '--entrypoint',
+      'sh',
+      run.outputs['image-id'] ?? '',
+      '-c',
+      `test ! -e ${CLI_CONTAINER_PATH} && echo absent`
+    )
+    expect(bare.stdout.trim()).toBe('absent')
     const labels = JSON.parse(
       docker(
         'image',
@@ -77,7 +92,7 @@ describe('agent image built through dist/', () => {
         run.outputs['image-id'] ?? ''
       ).stdout
     ) as Record<string, string>
-    expect(labels['org.opencontainers.image.version']).toBe(PINNED)
+    expect(labels['org.claude-sandbox-action.cli-mount']).toBe(CLI_CONTAINER_PATH)
     expect(labels['org.opencontainers.image.created']).toMatch(/^\d{4}-\d\d-\d\dT/)
   })
 
@@ -101,6 +116,8 @@ describe('agent image built through dist/', () => {
       '1s',
       '--health-start-period',
       '0s',
+      '--volume',
+      `${cli()}:${CLI_CONTAINER_PATH}:ro`,
       '--read-only',
       '--tmpfs',
       '/home/agent:uid=1000,gid=1000',

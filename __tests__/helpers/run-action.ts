@@ -81,6 +81,9 @@ export function runnerEnv(options: ActionRunOptions, runnerTemp: string): Record
     GITHUB_WORKFLOW: 'claude',
     GITHUB_JOB: 'agent',
     RUNNER_TEMP: runnerTemp,
+    // Every runner has a tool cache (GitHub-hosted: /opt/hostedtoolcache), so every e2e run has
+    // it mounted, as on GitHub; tests that set one up pass their own.
+    RUNNER_TOOL_CACHE: defaultToolCache(),
     RUNNER_OS: 'Linux',
     RUNNER_ARCH: 'X64'
   }
@@ -89,6 +92,13 @@ export function runnerEnv(options: ActionRunOptions, runnerTemp: string): Record
     env[`INPUT_${name.toUpperCase()}`] = value
   for (const [name, value] of Object.entries(options.state ?? {})) env[`STATE_${name}`] = value
   return { ...env, ...options.env }
+}
+
+/** An empty tool cache shared by the e2e runs that bring none of their own. */
+export function defaultToolCache(): string {
+  const dir = path.join(os.tmpdir(), 'claude-sandbox-e2e', 'empty-toolcache')
+  mkdirSync(dir, { recursive: true, mode: 0o755 })
+  return dir
 }
 
 /** Runs `node dist/index.js` exactly as a runner would, and collects what it wrote. */

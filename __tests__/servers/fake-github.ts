@@ -1,6 +1,10 @@
+import { spawnSync } from 'node:child_process'
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs'
 import { createServer } from 'node:http'
 import type { IncomingMessage, Server, ServerResponse } from 'node:http'
 import type { AddressInfo } from 'node:net'
+import { tmpdir } from 'node:os'
+import path from 'node:path'
 import { pathToFileURL } from 'node:url'
 import {
   GitStore,
@@ -105,6 +109,44 @@ export interface PullRecord {
   updatedAt: string
 }
 
+export interface ReviewRecord {
+  id: number
+  pullNumber: number
+  body: string
+  state: 'COMMENTED' | 'APPROVED' | 'CHANGES_REQUESTED' | 'PENDING' | 'DISMISSED'
+  commitId: string
+  user: UserRecord
+  submittedAt: string
+}
+
+export interface ReviewCommentRecord {
+  id: number
+  reviewId: number
+  pullNumber: number
+  path: string
+  line: number
+  startLine?: number
+  side: 'LEFT' | 'RIGHT'
+  body: string
+  commitId: string
+  /** The PR hunk the comment sits in, as GitHub returns it in `diff_hunk`. */
+  diffHunk: string
+  user: UserRecord
+  createdAt: string
+}
+
+/** One file of a pull request's diff, as GET /pulls/{n}/files describes it. */
+export interface PullFile {
+  filename: string
+  previousFilename?: string
+  status: 'added' | 'removed' | 'modified' | 'renamed'
+  sha: string
+  additions: number
+  deletions: number
+  /** The hunks (from the first "@@"); absent for binary files. */
+  patch?: string
+}
+
 export interface RepoRecord {
   owner: string
   name: string
@@ -120,6 +162,8 @@ export interface RepoRecord {
   issues: Set<number>
   labels: Map<string, { id: number; color: string }>
   collaborators: Map<string, 'admin' | 'write' | 'read' | 'none'>
+  reviews: Map<number, ReviewRecord>
+  reviewComments: Map<number, ReviewCommentRecord>
   nextNumber: number
 }
 
@@ -185,7 +229,15 @@ const REQUIRED: Record<string, Array<Partial<Record<keyof TokenGrant['permission
   'pulls/list': [{ pull_requests: 'read' }],
   'pulls/get': [{ pull_requests: 'read' }],
   'pulls/create': [{ pull_requests: 'write' }],
-  'pulls/update': [{ pull_requests: 'write' }]
+  'pulls/update': [{ pull_requests: 'write' }],
+  'pulls/list-files': [{ pull_requests: 'read' }],
+  'pulls/list-reviews': [{ pull_requests: 'read' }],
+  'pulls/get-review': [{ pull_requests: 'read' }],
+  'pulls/create-review': [{ pull_requests: 'write' }],
+  'pulls/update-review': [{ pull_requests: 'write' }],
+  'pulls/list-comments-for-review': [{ pull_requests: 'read' }],
+  'pulls/list-review-comments': [{ pull_requests: 'read' }],
+  'pulls/delete-review-comment': [{ pull_requests: 'write' }]
 }
 
 const ACCESS_RANK: Record<Access, number> = { none: 0, read: 1, write: 2 }
@@ -265,6 +317,8 @@ export class FakeGitHub {
       issues: new Set(),
       labels: new Map(),
       collaborators: new Map(),
+      reviews: new Map(),
+      reviewComments: new Map(),
       nextNumber: 1
     }
     this.repos.set(fullName.toLowerCase(), repo)
@@ -439,6 +493,29 @@ export class FakeGitHub {
 
   pulls(fullName: string): PullRecord[] {
     return [...this.repo(fullName).pulls.values()]
+  }
+
+  reviews(fullName: string, pullNumber: number): ReviewRecord[] {
+    return [...this.repo(fullName).reviews.values()].filter(r => r.pullNumber === pullNumber)
+  }
+
+  /** The review comments still on a pull request (deleted ones are gone, as on GitHub). */
+  reviewComments(fullName: string, pullNumber: number, reviewId?: number): ReviewCommentRecord[] {
+    return [...this.repo(fullName).reviewComments.values()].filter(
+      c => c.pullNumber === pullNumber && (reviewId === undefined || c.reviewId === reviewId)
+    )
+  }
+
+  /**
+   * The files of a pull request's diff at `commit` (its head by default): the head against the
+   * merge base with the base branch, as GitHub computes it, with patches written by real git
+   * (`git diff --no-index` of the two blobs). Renames are detected when the content is identical.
+   */
+  pullFiles(fullName: string, pullNumber: number, commit?: string): PullFile[] {
+    const repo = this.repo(fullName)
+    const pr = repo.pulls.get(pullNumber)
+    if (!pr) throw new Error(`no pull request #${pullNumber}`)
+    return this.filesOf(repo, pr, commit ?? pr.headSha)
   }
 
   /** A JSON-able summary for tests that run the server in another process. */
@@ -948,11 +1025,309 @@ export class FakeGitHub {
         pr.updatedAt = now()
         return { status: 200, body: this.pullJson(repo, pr) }
       }
+      case 'pulls/list-files': {
+        const pr = this.pullOf(repo, p.pull_number)
+        const files = this.filesOf(repo, pr, pr.headSha)
+        return this.page(
+          ctx,
+          url,
+          files.map(f => this.fileJson(repo, pr, f))
+        )
+      }
+      case 'pulls/list-reviews': {
+        const pr = this.pullOf(repo, p.pull_number)
+        const reviews = [...repo.reviews.values()].filter(r => r.pullNumber === pr.number)
+        return this.page(
+          ctx,
+          url,
+          reviews.map(r => this.reviewJson(repo, r))
+        )
+      }
+      case 'pulls/get-review': {
+        const review = this.reviewOf(repo, p.pull_number, p.review_id)
+        return { status: 200, body: this.reviewJson(repo, review) }
+      }
+      case 'pulls/create-review':
+        return { status: 200, body: this.createReview(ctx, repo, b) }
+      case 'pulls/update-review': {
+        const review = this.reviewOf(repo, p.pull_number, p.review_id)
+        const body = String(b.body)
+        this.checkBodyLength('PullRequestReview', body)
+        review.body = body
+        return { status: 200, body: this.reviewJson(repo, review) }
+      }
+      case 'pulls/list-comments-for-review': {
+        const review = this.reviewOf(repo, p.pull_number, p.review_id)
+        const comments = [...repo.reviewComments.values()].filter(c => c.reviewId === review.id)
+        return this.page(
+          ctx,
+          url,
+          comments.map(c => this.reviewCommentJson(repo, c))
+        )
+      }
+      case 'pulls/list-review-comments': {
+        const pr = this.pullOf(repo, p.pull_number)
+        const comments = [...repo.reviewComments.values()].filter(c => c.pullNumber === pr.number)
+        return this.page(
+          ctx,
+          url,
+          comments.map(c => this.reviewCommentJson(repo, c))
+        )
+      }
+      case 'pulls/delete-review-comment': {
+        const id = Number(p.comment_id)
+        if (!repo.reviewComments.has(id)) throw notFound()
+        repo.reviewComments.delete(id)
+        return { status: 204, body: undefined }
+      }
       default:
         this.unimplemented.push(`${ctx.op.method} ${ctx.op.template} (${ctx.op.operationId})`)
         throw new HttpError(501, {
           message: `fake GitHub does not implement ${ctx.op.operationId}`
         })
+    }
+  }
+
+  private pullOf(repo: RepoRecord, number: string | undefined): PullRecord {
+    const pr = repo.pulls.get(Number(number))
+    if (!pr) throw notFound()
+    return pr
+  }
+
+  private reviewOf(
+    repo: RepoRecord,
+    pullNumber: string | undefined,
+    reviewId: string | undefined
+  ): ReviewRecord {
+    const review = repo.reviews.get(Number(reviewId))
+    if (!review || review.pullNumber !== Number(pullNumber)) throw notFound()
+    return review
+  }
+
+  /**
+   * POST /pulls/{n}/reviews with comments: every comment's lines are checked against the pull
+   * request's diff at `commit_id` as GitHub checks them, and one bad comment refuses the whole
+   * review with GitHub's 422 and its messages.
+   */
+  private createReview(
+    ctx: Ctx,
+    repo: RepoRecord,
+    b: Record<string, unknown>
+  ): Record<string, unknown> {
+    const pr = this.pullOf(repo, ctx.op.params.pull_number)
+    const event = b.event === undefined ? undefined : String(b.event)
+    const body = b.body === undefined ? '' : String(b.body)
+    if ((event === 'COMMENT' || event === 'REQUEST_CHANGES') && body === '') {
+      throw new HttpError(422, {
+        message: 'Unprocessable Entity',
+        errors: [`Review body is required when using ${event}.`],
+        documentation_url: DOCS,
+        status: '422'
+      })
+    }
+    this.checkBodyLength('PullRequestReview', body)
+    const commitId = b.commit_id === undefined ? pr.headSha : String(b.commit_id)
+    if (!this.store.commits.has(commitId)) {
+      throw unprocessable('Commit does not exist')
+    }
+    const files = new Map(this.filesOf(repo, pr, commitId).map(f => [f.filename, f]))
+    const raw = (b.comments as Array<Record<string, unknown>> | undefined) ?? []
+    const errors: string[] = []
+    const accepted: Array<Omit<ReviewCommentRecord, 'id' | 'reviewId'>> = []
+    for (const c of raw) {
+      const commentBody = String(c.body)
+      if (commentBody.length > 65536) errors.push('Body is too long (maximum is 65536 characters)')
+      const file = files.get(String(c.path))
+      if (c.position !== undefined || c.line === undefined) {
+        errors.push('This fake only takes line-based comments (line, side, start_line)')
+        continue
+      }
+      if (!file) {
+        errors.push('Path could not be resolved')
+        continue
+      }
+      const side = (c.side ?? 'RIGHT') as string
+      const line = Number(c.line)
+      const start = c.start_line === undefined ? undefined : Number(c.start_line)
+      if (side !== 'RIGHT' && side !== 'LEFT') {
+        errors.push('Pull request review thread side must be LEFT or RIGHT')
+        continue
+      }
+      if (start !== undefined && (c.start_side ?? side) !== side) {
+        errors.push('This fake only takes multi-line comments on one side')
+        continue
+      }
+      const hunks = diffHunks(file.patch, side)
+      const hunkOf = (n: number): number => hunks.findIndex(h => n >= h.from && n <= h.to)
+      const end = hunkOf(line)
+      if (end < 0) {
+        errors.push('Pull request review thread line must be part of the diff')
+        continue
+      }
+      if (start !== undefined) {
+        if (start >= line) {
+          errors.push('Pull request review thread start line must precede the end line.')
+          continue
+        }
+        if (hunkOf(start) !== end) {
+          errors.push(
+            'Pull request review thread start line must be part of the same hunk as the line.'
+          )
+          continue
+        }
+      }
+      accepted.push({
+        pullNumber: pr.number,
+        path: String(c.path),
+        line,
+        ...(start === undefined ? {} : { startLine: start }),
+        side,
+        body: commentBody,
+        commitId,
+        diffHunk: hunks[end]?.text ?? '',
+        user: this.user(ctx.grant.login, ctx.grant.type),
+        createdAt: now()
+      })
+    }
+    if (errors.length > 0) {
+      throw new HttpError(422, {
+        message: 'Unprocessable Entity',
+        errors: [errors.join(', ')],
+        documentation_url: `${DOCS}/pulls/reviews#create-a-review-for-a-pull-request`,
+        status: '422'
+      })
+    }
+    const review: ReviewRecord = {
+      id: this.id(),
+      pullNumber: pr.number,
+      body,
+      state:
+        event === 'APPROVE'
+          ? 'APPROVED'
+          : event === 'REQUEST_CHANGES'
+            ? 'CHANGES_REQUESTED'
+            : event === 'COMMENT'
+              ? 'COMMENTED'
+              : 'PENDING',
+      commitId,
+      user: this.user(ctx.grant.login, ctx.grant.type),
+      submittedAt: now()
+    }
+    repo.reviews.set(review.id, review)
+    for (const comment of accepted) {
+      const id = this.id()
+      repo.reviewComments.set(id, { ...comment, id, reviewId: review.id })
+    }
+    return this.reviewJson(repo, review)
+  }
+
+  private readonly filesCache = new Map<string, PullFile[]>()
+
+  private filesOf(repo: RepoRecord, pr: PullRecord, commit: string): PullFile[] {
+    const baseHead = repo.refs.get(`refs/heads/${pr.baseRef}`)
+    if (!baseHead) return []
+    const base = this.mergeBase(baseHead, commit) ?? baseHead
+    const key = `${base}..${commit}`
+    const cached = this.filesCache.get(key)
+    if (cached) return cached
+    const entries = (sha: string): Map<string, FlatEntry> => {
+      const tree = this.store.commits.get(sha)?.tree
+      return new Map(tree ? this.store.flatten(tree).map(e => [e.path, e]) : [])
+    }
+    const before = entries(base)
+    const after = entries(commit)
+    const removed = [...before.values()].filter(e => !after.has(e.path))
+    const files: PullFile[] = []
+    const renamedFrom = new Set<string>()
+    for (const entry of [...after.values()].sort((x, y) => (x.path < y.path ? -1 : 1))) {
+      const old = before.get(entry.path)
+      if (old && old.sha === entry.sha && old.mode === entry.mode) continue
+      const source = old
+        ? undefined
+        : removed.find(r => r.sha === entry.sha && !renamedFrom.has(r.path))
+      if (source) renamedFrom.add(source.path)
+      const diff = this.blobDiff(source ? source.sha : old?.sha, entry.sha)
+      files.push({
+        filename: entry.path,
+        ...(source ? { previousFilename: source.path } : {}),
+        status: source ? 'renamed' : old ? 'modified' : 'added',
+        sha: entry.sha,
+        ...diff
+      })
+    }
+    for (const entry of removed) {
+      if (renamedFrom.has(entry.path)) continue
+      files.push({
+        filename: entry.path,
+        status: 'removed',
+        sha: entry.sha,
+        ...this.blobDiff(entry.sha, undefined)
+      })
+    }
+    this.filesCache.set(key, files)
+    return files
+  }
+
+  private mergeBase(a: string, b: string): string | undefined {
+    const ancestors = new Set<string>()
+    const walk = [a]
+    while (walk.length > 0) {
+      const sha = walk.pop() as string
+      if (ancestors.has(sha)) continue
+      ancestors.add(sha)
+      walk.push(...(this.store.commits.get(sha)?.parents ?? []))
+    }
+    const queue = [b]
+    const seen = new Set<string>()
+    while (queue.length > 0) {
+      const sha = queue.shift() as string
+      if (ancestors.has(sha)) return sha
+      if (seen.has(sha)) continue
+      seen.add(sha)
+      queue.push(...(this.store.commits.get(sha)?.parents ?? []))
+    }
+    return undefined
+  }
+
+  /** Real git's diff of two blobs (undefined: absent), cut to the hunks as GitHub shows them. */
+  private blobDiff(
+    oldSha: string | undefined,
+    newSha: string | undefined
+  ): { additions: number; deletions: number; patch?: string } {
+    const dir = mkdtempSync(path.join(tmpdir(), 'fake-github-diff-'))
+    try {
+      const file = (sha: string | undefined, name: string): string => {
+        if (!sha) return '/dev/null'
+        const target = path.join(dir, name)
+        writeFileSync(target, this.store.blobs.get(sha) ?? Buffer.alloc(0))
+        return target
+      }
+      const result = spawnSync(
+        'git',
+        [
+          'diff',
+          '--no-index',
+          '--no-color',
+          '--no-ext-diff',
+          '-U3',
+          file(oldSha, 'a'),
+          file(newSha, 'b')
+        ],
+        { encoding: 'utf8', env: { PATH: process.env.PATH ?? '/usr/bin:/bin', HOME: dir } }
+      )
+      const out = result.stdout ?? ''
+      const at = out.search(/^@@ /m)
+      if (at < 0) return { additions: 0, deletions: 0 }
+      const patch = out.slice(at).replace(/\n$/, '')
+      let additions = 0
+      let deletions = 0
+      for (const line of patch.split('\n')) {
+        if (line.startsWith('+')) additions++
+        else if (line.startsWith('-')) deletions++
+      }
+      return { additions, deletions, patch }
+    } finally {
+      rmSync(dir, { recursive: true, force: true })
     }
   }
 
@@ -1135,6 +1510,76 @@ export class FakeGitHub {
     }
   }
 
+  private fileJson(repo: RepoRecord, pr: PullRecord, f: PullFile): Record<string, unknown> {
+    const full = `${repo.owner}/${repo.name}`
+    const name = encodeURIComponent(f.filename)
+    return {
+      sha: f.sha,
+      filename: f.filename,
+      status: f.status,
+      additions: f.additions,
+      deletions: f.deletions,
+      changes: f.additions + f.deletions,
+      blob_url: `${this.serverUrl}/${full}/blob/${pr.headSha}/${name}`,
+      raw_url: `${this.serverUrl}/${full}/raw/${pr.headSha}/${name}`,
+      contents_url: `${this.url}/repos/${full}/contents/${name}?ref=${pr.headSha}`,
+      ...(f.patch === undefined ? {} : { patch: f.patch }),
+      ...(f.previousFilename ? { previous_filename: f.previousFilename } : {})
+    }
+  }
+
+  private reviewJson(repo: RepoRecord, r: ReviewRecord): Record<string, unknown> {
+    const full = `${repo.owner}/${repo.name}`
+    const html = `${this.serverUrl}/${full}/pull/${r.pullNumber}#pullrequestreview-${r.id}`
+    const pullUrl = `${this.url}/repos/${full}/pulls/${r.pullNumber}`
+    return {
+      id: r.id,
+      node_id: nodeId('PRR', r.id),
+      user: this.userJson(r.user),
+      body: r.body,
+      state: r.state,
+      html_url: html,
+      pull_request_url: pullUrl,
+      _links: { html: { href: html }, pull_request: { href: pullUrl } },
+      submitted_at: r.submittedAt,
+      commit_id: r.commitId,
+      author_association: 'NONE'
+    }
+  }
+
+  private reviewCommentJson(repo: RepoRecord, c: ReviewCommentRecord): Record<string, unknown> {
+    const full = `${repo.owner}/${repo.name}`
+    const url = `${this.url}/repos/${full}/pulls/comments/${c.id}`
+    const html = `${this.serverUrl}/${full}/pull/${c.pullNumber}#discussion_r${c.id}`
+    const pullUrl = `${this.url}/repos/${full}/pulls/${c.pullNumber}`
+    return {
+      id: c.id,
+      node_id: nodeId('PRRC', c.id),
+      url,
+      pull_request_review_id: c.reviewId,
+      diff_hunk: c.diffHunk,
+      path: c.path,
+      position: null,
+      original_position: null,
+      commit_id: c.commitId,
+      original_commit_id: c.commitId,
+      user: this.userJson(c.user),
+      body: c.body,
+      created_at: c.createdAt,
+      updated_at: c.createdAt,
+      html_url: html,
+      pull_request_url: pullUrl,
+      author_association: 'NONE',
+      _links: { self: { href: url }, html: { href: html }, pull_request: { href: pullUrl } },
+      line: c.line,
+      original_line: c.line,
+      side: c.side,
+      ...(c.startLine === undefined
+        ? { start_line: null, original_start_line: null, start_side: null }
+        : { start_line: c.startLine, original_start_line: c.startLine, start_side: c.side })
+    }
+  }
+
   private pullJson(repo: RepoRecord, pr: PullRecord): Record<string, unknown> {
     const full = `${repo.owner}/${repo.name}`
     const headRepo = this.repos.get(pr.headRepo.toLowerCase())
@@ -1177,6 +1622,27 @@ export class FakeGitHub {
       author_association: 'NONE'
     }
   }
+}
+
+/** The line ranges of a file patch's hunks on one side, with each hunk's text. */
+function diffHunks(
+  patch: string | undefined,
+  side: 'LEFT' | 'RIGHT'
+): Array<{ from: number; to: number; text: string }> {
+  if (!patch) return []
+  const out: Array<{ from: number; to: number; text: string }> = []
+  const lines = patch.split('\n')
+  for (let i = 0; i < lines.length; i++) {
+    const m = /^@@ -(\d+)(?:,(\d+))? \+(\d+)(?:,(\d+))? @@/.exec(lines[i] as string)
+    if (!m) continue
+    const start = Number(side === 'RIGHT' ? m[3] : m[1])
+    const count = Number((side === 'RIGHT' ? m[4] : m[2]) ?? 1)
+    let end = i + 1
+    while (end < lines.length && !/^@@ /.test(lines[end] as string)) end++
+    if (count > 0)
+      out.push({ from: start, to: start + count - 1, text: lines.slice(i, end).join('\n') })
+  }
+  return out
 }
 
 function nodeId(kind: string, id: string | number): string {

@@ -17,8 +17,13 @@ import {
   prepareBundledContext,
   type BuildRequest
 } from '../../src/image/build.js'
-import { baseImageRefs, effectiveBuildArgs } from '../../src/image/prepare.js'
-import { ConfigurationError } from '../../src/errors.js'
+import {
+  baseImageRefs,
+  bundledBuildArgs,
+  dockerfileDefaultBase,
+  effectiveBuildArgs
+} from '../../src/image/prepare.js'
+import { ConfigurationError, errorMessage } from '../../src/errors.js'
 import type { ImageSettings } from '../../src/settings.js'
 
 function request(extra: Partial<BuildRequest> = {}): BuildRequest {
@@ -69,6 +74,7 @@ describe('classicBuildArgs', () => {
     const args = classicBuildArgs(request({ caSecretFile: '/run/ca.pem' }))
     expect(args).toEqual([
       'build',
+      '--force-rm',
       '--iidfile',
       '/run/image.iid',
       '--file',
@@ -89,6 +95,16 @@ describe('classicBuildArgs', () => {
 
 describe('explainBuildFailure', () => {
   const args = { CLAUDE_CODE_VERSION: '9.9.9' }
+
+  it('names a base without apt-get as unsupported, saying what is', () => {
+    const output =
+      'Step 6/21 : RUN set -eu; echo "claude-sandbox: unsupported base image: no apt-get/dpkg (only ...)" >&2\n\x1b[91mclaude-sandbox: unsupported base image: no apt-get/dpkg (only Debian and Ubuntu based images are supported)\n\x1b[0mThe command returned a non-zero code: 70'
+    const error = explainBuildFailure(output, { BASE_IMAGE: 'alpine:3.20' })
+    expect(error).toBeInstanceOf(ConfigurationError)
+    expect(errorMessage(error)).toBe(
+      'The base image alpine:3.20 is not supported: no apt-get/dpkg (only Debian and Ubuntu based images are supported). Use a Debian or Ubuntu based image for `base-image` (Alpine and other distributions are not supported), or a prebuilt `image` that has everything'
+    )
+  })
 
   it('names a claude-code version npm does not have, and how to list the real ones', () => {
     const outputs = [
@@ -159,26 +175,16 @@ describe('prepareBundledContext', () => {
 
   afterAll(() => rmSync(root, { recursive: true, force: true }))
 
-  it('copies the Dockerfile and an executable entrypoint, with an empty CA file', () => {
+  it('copies the Dockerfile and an executable entrypoint, and no CA material', () => {
     const context = prepareBundledContext(dockerDir, runDir)
     expect(path.dirname(context)).toBe(runDir)
     expect(readFileSync(path.join(context, 'Dockerfile.agent'), 'utf8')).toBe('FROM scratch\n')
     const entrypoint = path.join(context, 'agent-entrypoint.sh')
     expect(readFileSync(entrypoint, 'utf8')).toBe('#!/bin/sh\nexec "$@"\n')
     expect(statSync(entrypoint).mode & 0o777).toBe(0o755)
-    expect(readFileSync(path.join(context, 'sandbox-ca.pem'))).toHaveLength(0)
+    // The image's build does not use the CA bundle (npm runs where the CLI is fetched).
+    expect(existsSync(path.join(context, 'sandbox-ca.pem'))).toBe(false)
     expect(existsSync(path.join(context, 'unrelated.txt'))).toBe(false)
-  })
-
-  it("writes the CA bundle's bytes as sandbox-ca.pem when one is given", () => {
-    const ca = Buffer.from(
-      '-----BEGIN CERTIFICATE-----\nMIIB\xff\n-----END CERTIFICATE-----\n',
-      'latin1'
-    )
-    const caFile = path.join(root, 'ca.pem')
-    writeFileSync(caFile, ca)
-    const context = prepareBundledContext(dockerDir, runDir, caFile)
-    expect(readFileSync(path.join(context, 'sandbox-ca.pem')).equals(ca)).toBe(true)
   })
 })
 
@@ -239,5 +245,51 @@ describe('effectiveBuildArgs', () => {
       EXTRA_PACKAGES: 'make gcc'
     })
     expect(effectiveBuildArgs(image(), '2.1.330')).not.toHaveProperty('EXTRA_PACKAGES')
+  })
+})
+
+describe('bundledBuildArgs (the bundled Dockerfile: no CLI in the image)', () => {
+  function image(extra: Partial<ImageSettings> = {}): ImageSettings {
+    return {
+      dockerfile: '/action/docker/Dockerfile.agent',
+      bundledDockerfile: true,
+      buildArgs: {},
+      extraPackages: [],
+      cache: true,
+      ...extra
+    }
+  }
+
+  it('has neither the CLI version nor the builder image: a CLI bump leaves the image alone', () => {
+    const args = bundledBuildArgs(
+      image({ buildArgs: { CLAUDE_CODE_VERSION: '1.0.0', BUILDER_IMAGE: 'node:22', X: '1' } }),
+      'debian:13-slim',
+      false
+    )
+    expect(args).toEqual({ BASE_IMAGE: 'debian:13-slim', X: '1' })
+  })
+
+  it('keeps a project base layered and unslimmed unless the user says otherwise', () => {
+    expect(bundledBuildArgs(image(), 'node:22-bookworm', true)).toEqual({
+      BASE_IMAGE: 'node:22-bookworm',
+      LAYOUT: 'layered',
+      SLIM: 'false'
+    })
+    expect(
+      bundledBuildArgs(image({ buildArgs: { LAYOUT: 'flat', SLIM: 'true' } }), 'b:1', true)
+    ).toEqual({ BASE_IMAGE: 'b:1', LAYOUT: 'flat', SLIM: 'true' })
+  })
+
+  it('passes extra packages, space-separated', () => {
+    expect(bundledBuildArgs(image({ extraPackages: ['make', 'gcc'] }), 'b:1', false)).toEqual({
+      BASE_IMAGE: 'b:1',
+      EXTRA_PACKAGES: 'make gcc'
+    })
+  })
+
+  it("reads the bundled Dockerfile's default base", () => {
+    const text = readFileSync(path.join(process.cwd(), 'docker', 'Dockerfile.agent'), 'utf8')
+    expect(dockerfileDefaultBase(text)).toMatch(/^debian:13[.\w-]*slim$/)
+    expect(dockerfileDefaultBase('FROM scratch\n')).toBeUndefined()
   })
 })

@@ -2,6 +2,7 @@ import { describe, it, expect, beforeAll, afterAll } from '@jest/globals'
 import { mkdir, mkdtemp, rm, symlink, writeFile, chmod } from 'node:fs/promises'
 import os from 'node:os'
 import path from 'node:path'
+import { cliBinaryPath, cliCacheKey, completeMarker } from '../../src/image/cli-binary.js'
 import {
   computeImageCacheKey,
   readContextFiles,
@@ -62,7 +63,7 @@ const changes: Array<[string, (i: ImageKeyIngredients) => void]> = [
 
 describe('computeImageCacheKey', () => {
   it('has the documented shape and is a valid cache key', () => {
-    expect(baseKey).toMatch(/^claude-sandbox-image-v1-Linux-X64-2\.1\.330-[0-9a-f]{32}$/)
+    expect(baseKey).toMatch(/^claude-sandbox-image-v2-Linux-X64-2\.1\.330-[0-9a-f]{32}$/)
     expect(baseKey).not.toContain(',')
     expect(baseKey.length).toBeLessThanOrEqual(512)
   })
@@ -115,7 +116,7 @@ describe('computeImageCacheKey', () => {
   it('keeps commas and other odd characters out of the readable part of the key', () => {
     const odd = { ...baseIngredients(), os: 'Linux,x', claudeCodeVersion: 'latest/beta' }
     expect(computeImageCacheKey(odd)).toMatch(
-      /^claude-sandbox-image-v1-Linux_x-X64-latest_beta-[0-9a-f]{32}$/
+      /^claude-sandbox-image-v2-Linux_x-X64-latest_beta-[0-9a-f]{32}$/
     )
   })
 })
@@ -173,5 +174,31 @@ describe('readContextFiles', () => {
     expect(await keyOf()).toBe(before)
     await writeFile(path.join(dir, 'sub/deeper/c.txt'), 'changed')
     expect(await keyOf()).not.toBe(before)
+  })
+})
+
+describe('cliCacheKey (the CLI binary is its own entry)', () => {
+  const platform = { os: 'Linux', arch: 'X64', libc: 'glibc' as const }
+
+  it('is named by exactly what decides the binary: version, OS, architecture, C library', () => {
+    expect(cliCacheKey('2.1.330', platform)).toBe('claude-sandbox-cli-v1-linux-x64-glibc-2.1.330')
+    expect(cliCacheKey('2.1.331', platform)).not.toBe(cliCacheKey('2.1.330', platform))
+    expect(cliCacheKey('2.1.330', { ...platform, arch: 'ARM64' })).not.toBe(
+      cliCacheKey('2.1.330', platform)
+    )
+  })
+
+  it('a CLI version bump changes the CLI entry and not the bundled image entry', () => {
+    // The bundled image's ingredients have no CLI version (claudeCodeVersion ''): the same key.
+    const image = { ...baseIngredients(), claudeCodeVersion: '' }
+    expect(computeImageCacheKey(image)).not.toContain('2.1.330')
+    expect(computeImageCacheKey(image)).toBe(computeImageCacheKey({ ...image }))
+    expect(cliCacheKey('2.1.331', platform)).not.toBe(cliCacheKey('2.1.330', platform))
+  })
+
+  it('lays the binary out as the tool cache does, with a completion marker beside it', () => {
+    const binary = cliBinaryPath('/opt/hostedtoolcache', '2.1.330', 'X64')
+    expect(binary).toBe('/opt/hostedtoolcache/claude-code/2.1.330/x64/claude')
+    expect(completeMarker(binary)).toBe('/opt/hostedtoolcache/claude-code/2.1.330/x64.complete')
   })
 })

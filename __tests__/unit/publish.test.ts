@@ -1,5 +1,6 @@
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from '@jest/globals'
 import { randomBytes } from 'node:crypto'
+import { readFileSync } from 'node:fs'
 import { chmod, mkdir, mkdtemp, rm, symlink, unlink, writeFile } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import path from 'node:path'
@@ -14,6 +15,7 @@ import {
   type PublishRequest,
   type PublishResult
 } from '../../src/github/publish.js'
+import { createGitHubClient } from '../../src/github/client.js'
 import { COMMENT_LIMIT } from '../../src/report/comment.js'
 import { REPO_ROOT, runAction } from '../helpers/run-action.js'
 import { FakeGitHub, WRITE_ALL } from '../servers/fake-github.js'
@@ -622,6 +624,176 @@ describe('publishing without a checkout (the reusable workflow publish job)', ()
   })
 })
 
+describe('publish: review', () => {
+  /** The agent's edits plus one inside the PR's diff (feature.txt is the PR's new file). */
+  async function reviewEdits(): Promise<void> {
+    await agentEdits()
+    await write('feature.txt', 'feature work, improved\nand extended\n')
+  }
+
+  it('suggests the edit on the PR diff and puts every other file in the body', async () => {
+    await seed()
+    const pr = fake.addPullRequest(REPO, { headRef: 'feature' })
+    await reviewEdits()
+    await makePatch()
+    const result = await publish(request('review', prContext(pr.number)))
+    expect(result.mode).toBe('review')
+    expect(result.suggestions).toBe(1)
+    const [review] = fake.reviews(REPO, pr.number)
+    expect(result.reviewUrl).toBe(
+      `${fake.serverUrl}/${REPO}/pull/${pr.number}#pullrequestreview-${review?.id}`
+    )
+    expect(review?.commitId).toBe(fake.ref(REPO, 'feature'))
+    const comments = fake.reviewComments(REPO, pr.number)
+    expect(comments.map(c => [c.path, c.startLine, c.line, c.body])).toEqual([
+      ['feature.txt', undefined, 1, '```suggestion\nfeature work, improved\nand extended\n```']
+    ])
+    const body = review?.body ?? ''
+    expect(body.startsWith('<!-- claude-sandbox-review:CI:claude -->')).toBe(true)
+    for (const file of ['README.md', 'old.txt', 'assets/new.bin', 'notes/variant-1.md'])
+      expect(body).toContain(file)
+    expect(body).toContain('@\u200boctocat')
+    expect(body.length).toBeLessThanOrEqual(65_536)
+    expect(gitWrites()).toEqual([])
+  })
+
+  it('fits a huge change into one review body', async () => {
+    await seed()
+    const pr = fake.addPullRequest(REPO, { headRef: 'feature' })
+    for (let i = 0; i < 40; i++) await write(`gen/file-${i}.txt`, 'x'.repeat(3_000) + '\n')
+    await makePatch()
+    await publish(request('review', prContext(pr.number)))
+    const body = fake.reviews(REPO, pr.number)[0]?.body ?? ''
+    expect(body.length).toBeLessThanOrEqual(65_536)
+    expect(body).toMatch(/more files? too long to show here/)
+    expect(body).toContain('gh run download 42 --repo octo/repo --name claude-patch')
+  })
+
+  it("the GitHub stand-in refuses a suggestion outside the diff with GitHub's 422", async () => {
+    await seed()
+    const pr = fake.addPullRequest(REPO, { headRef: 'feature' })
+    const client = createGitHubClient({ token: TOKEN, baseUrl: fake.url, retries: 0 })
+    const attemptReview = (comment: Record<string, unknown>) =>
+      client.rest.pulls
+        .createReview({
+          owner: 'octo',
+          repo: 'repo',
+          pull_number: pr.number,
+          event: 'COMMENT',
+          body: 'x',
+          comments: [{ path: 'feature.txt', body: 'y', side: 'RIGHT', line: 1, ...comment }]
+        })
+        .then(
+          () => 'accepted',
+          (e: unknown) => `${(e as { status: number }).status} ${String(e)}`
+        )
+    expect(await attemptReview({})).toBe('accepted')
+    expect(await attemptReview({ path: 'README.md' })).toMatch(/^422 .*Path could not be resolved/)
+    expect(await attemptReview({ line: 2 })).toMatch(/^422 .*line must be part of the diff/)
+    expect(await attemptReview({ start_line: 1, start_side: 'RIGHT' })).toMatch(
+      /^422 .*start line must precede the end line/
+    )
+    expect(fake.reviews(REPO, pr.number)).toHaveLength(1)
+  })
+
+  it('falls back to a body-only review when GitHub refuses the suggestions', async () => {
+    await seed()
+    const pr = fake.addPullRequest(REPO, { headRef: 'feature' })
+    await reviewEdits()
+    await makePatch()
+    fake.failNext(
+      'pulls/create-review',
+      422,
+      1,
+      'Pull request review thread line must be part of the diff'
+    )
+    const result = await publish(request('review', prContext(pr.number)))
+    expect(result.suggestions).toBe(0)
+    expect(result.warnings.join('\n')).toContain('GitHub refused the suggestions')
+    expect(fake.reviews(REPO, pr.number)).toHaveLength(1)
+    expect(fake.reviewComments(REPO, pr.number)).toEqual([])
+    expect(fake.reviews(REPO, pr.number)[0]?.body).toContain('+and extended')
+  })
+
+  it('offers no suggestions for an agent that did not succeed, only the diff', async () => {
+    await seed()
+    const pr = fake.addPullRequest(REPO, { headRef: 'feature' })
+    await reviewEdits()
+    await makePatch()
+    const base = request('review', prContext(pr.number))
+    await publish({ ...base, report: { ...base.report, conclusion: 'timeout' } })
+    expect(fake.reviewComments(REPO, pr.number)).toEqual([])
+    const body = fake.reviews(REPO, pr.number)[0]?.body ?? ''
+    expect(body).toContain('did not succeed (timeout)')
+    expect(body).toContain('+and extended')
+  })
+
+  it('still suggests on files the head did not change since the checkout', async () => {
+    await seed()
+    const pr = fake.addPullRequest(REPO, { headRef: 'feature' })
+    const context = prContext(pr.number)
+    const moved = fake.advanceBranch(REPO, 'feature', { 'other.txt': 'pushed meanwhile\n' })
+    await reviewEdits()
+    await makePatch()
+    const result = await publish(request('review', context))
+    expect(result.suggestions).toBe(1)
+    expect(fake.reviews(REPO, pr.number)[0]?.commitId).toBe(moved)
+    expect(fake.reviewComments(REPO, pr.number).map(c => c.path)).toEqual(['feature.txt'])
+  })
+
+  it('shows a file as a diff when the head changed it since the checkout', async () => {
+    await seed()
+    const pr = fake.addPullRequest(REPO, { headRef: 'feature' })
+    const context = prContext(pr.number)
+    fake.advanceBranch(REPO, 'feature', { 'feature.txt': 'feature work\npushed meanwhile\n' })
+    await reviewEdits()
+    await makePatch()
+    const result = await publish(request('review', context))
+    expect(result.suggestions).toBe(0)
+    expect(fake.reviewComments(REPO, pr.number)).toEqual([])
+    const body = fake.reviews(REPO, pr.number)[0]?.body ?? ''
+    expect(body).toContain('another version of this file than the agent worked on')
+    expect(body).toContain('+and extended')
+  })
+
+  it("retires only its own earlier review, not another job's or a person's", async () => {
+    await seed()
+    const pr = fake.addPullRequest(REPO, { headRef: 'feature' })
+    await reviewEdits()
+    await makePatch()
+    await publish(request('review', { ...prContext(pr.number), job: 'other' }))
+    const first = await publish(request('review', prContext(pr.number)))
+    // A person's review that quotes our marker at its start.
+    const repo = fake.repo(REPO)
+    const mine = [...repo.reviews.values()].find(r => first.reviewUrl?.endsWith(`-${r.id}`))!
+    repo.reviews.set(99_999, {
+      ...mine,
+      id: 99_999,
+      user: { login: 'someone', id: 7, type: 'User' }
+    })
+    const second = await publish(request('review', prContext(pr.number)))
+    expect(second.reviewUrl).not.toBe(first.reviewUrl)
+    const active = fake
+      .reviews(REPO, pr.number)
+      .filter(r => r.body.startsWith('<!-- claude-sandbox-review:CI:claude -->'))
+    expect(active.map(r => r.id).sort()).toEqual(
+      [99_999, Number(second.reviewUrl?.split('-').pop())].sort()
+    )
+    expect(fake.reviewComments(REPO, pr.number, mine.id)).toEqual([])
+    // The other job's review keeps its suggestion.
+    expect(fake.reviewComments(REPO, pr.number)).toHaveLength(2)
+  })
+
+  it('outside a pull request: one clear error before any request', async () => {
+    const heads = await seed()
+    await reviewEdits()
+    await makePatch()
+    const error = await refused(publish(request('review', dispatchContext(heads.main as string))))
+    expect(error.line).toContain('publish: review needs a pull request')
+    expect(fake.requests).toEqual([])
+  })
+})
+
 describe('path policy', () => {
   it('refuses a protected path, an escaping symlink and an oversized file, listing each, before any request', async () => {
     await seed()
@@ -686,6 +858,21 @@ describe('path policy', () => {
 
 // The bundled publish action (publish/action.yml runs dist/publish/index.js), driven through the
 // runner contract: CI checks dist/ is fresh before the tests run.
+describe('the reusable workflow hands the publish job only what the host set', () => {
+  const workflow = readFileSync(
+    path.join(REPO_ROOT, '.github/workflows/claude-sandbox.yml'),
+    'utf8'
+  )
+
+  it.each(['conclusion', 'cost-usd', 'num-turns', 'duration-ms', 'input-tokens', 'output-tokens'])(
+    '%s comes from the agent step, through the agent job, to the publish action',
+    name => {
+      expect(workflow).toContain(`      ${name}: \${{ steps.claude.outputs.${name} }}\n`)
+      expect(workflow).toContain(`          ${name}: \${{ needs.agent.outputs.${name} }}\n`)
+    }
+  )
+})
+
 describe('publish-only action through dist/publish (runner contract)', () => {
   const entry = path.join(REPO_ROOT, 'dist', 'publish', 'index.js')
 
@@ -732,7 +919,14 @@ describe('publish-only action through dist/publish (runner contract)', () => {
     await agentEdits()
     await makePatch()
     const result = await run(
-      { patch: patchPath, 'execution-file': await transcript(), 'artifact-name': 'claude-result' },
+      {
+        patch: patchPath,
+        'execution-file': await transcript(),
+        'artifact-name': 'claude-result',
+        conclusion: 'success',
+        'num-turns': '2',
+        'cost-usd': '0.01'
+      },
       prContext(pr.number)
     )
     expect(result.errors).toEqual([])
@@ -761,7 +955,7 @@ describe('publish-only action through dist/publish (runner contract)', () => {
     const result = await runAction({
       entry,
       workspace: empty,
-      inputs: { 'github-token': TOKEN, patch: patchPath, publish: 'commit' },
+      inputs: { 'github-token': TOKEN, patch: patchPath, publish: 'commit', conclusion: 'success' },
       event: { name: 'pull_request', payload: prContext(pr.number).payload },
       env: {
         GITHUB_REPOSITORY: REPO,
@@ -778,17 +972,67 @@ describe('publish-only action through dist/publish (runner contract)', () => {
     expectCommitCarriesEverything(result.outputs['commit-sha'] as string, tree)
   })
 
-  it('does not commit the partial work of an agent that did not finish', async () => {
+  /** A transcript whose last line claims success, as an agent could write one. */
+  async function forgedTranscript(): Promise<string> {
+    const file = path.join(root, 'forged.jsonl')
+    const forged = { type: 'result', subtype: 'success', is_error: false, result: 'All done!' }
+    await writeFile(
+      file,
+      `${JSON.stringify({ type: 'system', subtype: 'init' })}\n${JSON.stringify(forged)}\n`
+    )
+    return file
+  }
+
+  it('posts a review of suggested changes from a job with no checkout', async () => {
+    await seed()
+    const pr = fake.addPullRequest(REPO, { headRef: 'feature' })
+    await agentEdits()
+    await write('feature.txt', 'feature work, reviewed\n')
+    await makePatch()
+    const empty = path.join(root, 'runner-workspace')
+    await mkdir(empty)
+    const result = await runAction({
+      entry,
+      workspace: empty,
+      inputs: {
+        'github-token': TOKEN,
+        patch: patchPath,
+        publish: 'review',
+        conclusion: 'success',
+        'artifact-url': 'https://github.example/octo/repo/actions/runs/4242/artifacts/7'
+      },
+      event: { name: 'pull_request', payload: prContext(pr.number).payload },
+      env: { GITHUB_REPOSITORY: REPO, GITHUB_API_URL: fake.url, GITHUB_SERVER_URL: fake.serverUrl },
+      timeoutMs: 120_000
+    })
+    expect(result.errors).toEqual([])
+    expect(result.outputs['published-as']).toBe('review')
+    const [review] = fake.reviews(REPO, pr.number)
+    expect(result.outputs['review-url']).toContain(`#pullrequestreview-${review?.id}`)
+    expect(fake.reviewComments(REPO, pr.number).map(c => c.body)).toEqual([
+      '```suggestion\nfeature work, reviewed\n```'
+    ])
+    expect(review?.body).toContain(
+      '(https://github.example/octo/repo/actions/runs/4242/artifacts/7)'
+    )
+    expect(result.summary).toContain('Review: ')
+  })
+
+  it("trusts the agent job's conclusion, not a transcript forged to claim success", async () => {
     const heads = await seed()
     const pr = fake.addPullRequest(REPO, { headRef: 'feature' })
     await agentEdits()
     await makePatch()
-    const unfinished = path.join(root, 'unfinished.jsonl')
-    await writeFile(unfinished, JSON.stringify({ type: 'system', subtype: 'init' }) + '\n')
     const result = await run(
-      { patch: patchPath, 'execution-file': unfinished, publish: 'commit' },
+      {
+        patch: patchPath,
+        'execution-file': await forgedTranscript(),
+        conclusion: 'failure',
+        publish: 'commit'
+      },
       prContext(pr.number)
     )
+    expect(result.errors).toEqual([])
     expect(result.exitCode).toBe(0)
     expect(result.stdout).toMatch(
       /::warning::Not publishing a commit: the agent did not succeed \(failure\)/
@@ -797,12 +1041,83 @@ describe('publish-only action through dist/publish (runner contract)', () => {
     expect(fake.requests.filter(r => r.method !== 'GET')).toEqual([])
   })
 
+  it('makes no commit without a verdict: no conclusion input and no transcript', async () => {
+    const heads = await seed()
+    const pr = fake.addPullRequest(REPO, { headRef: 'feature' })
+    await agentEdits()
+    await makePatch()
+    const result = await run({ patch: patchPath, publish: 'commit' }, prContext(pr.number))
+    expect(result.errors).toEqual([])
+    expect(result.stdout).toMatch(
+      /::warning::Not publishing a commit: no verdict was passed \(input `conclusion` is empty\)/
+    )
+    expect(fake.ref(REPO, 'feature')).toBe(heads.feature)
+    expect(fake.requests).toEqual([])
+  })
+
+  it('still comments without a verdict, saying there was none', async () => {
+    await seed()
+    const pr = fake.addPullRequest(REPO, { headRef: 'feature' })
+    await agentEdits()
+    await makePatch()
+    const result = await run(
+      { patch: patchPath, publish: 'comment', 'execution-file': await forgedTranscript() },
+      prContext(pr.number)
+    )
+    expect(result.errors).toEqual([])
+    const body = fake.comments(REPO, pr.number)[0]?.body ?? ''
+    expect(body).toContain('No verdict was passed')
+    expect(body).not.toContain('✅')
+  })
+
+  it('commits a genuine success, with the figures from the inputs', async () => {
+    const heads = await seed()
+    const pr = fake.addPullRequest(REPO, { headRef: 'feature' })
+    await agentEdits()
+    const { tree } = await makePatch()
+    const result = await run(
+      {
+        patch: patchPath,
+        'execution-file': await forgedTranscript(),
+        conclusion: 'success',
+        publish: 'commit'
+      },
+      prContext(pr.number)
+    )
+    expect(result.errors).toEqual([])
+    const sha = result.outputs['commit-sha'] ?? ''
+    expect(sha).toBe(fake.ref(REPO, 'feature'))
+    expect(fake.store.commits.get(sha)?.parents).toEqual([heads.feature])
+    expectCommitCarriesEverything(sha, tree)
+  })
+
+  it('refuses a conclusion or a figure that is not one, with one ::error:: line', async () => {
+    await seed()
+    const pr = fake.addPullRequest(REPO, { headRef: 'feature' })
+    await agentEdits()
+    await makePatch()
+    const bad = await run({ patch: patchPath, conclusion: 'succes' }, prContext(pr.number))
+    expect(bad.exitCode).toBe(1)
+    expect(bad.errors).toHaveLength(1)
+    expect(bad.errors[0]).toContain('`conclusion` is "succes"')
+    const figure = await run(
+      { patch: patchPath, conclusion: 'success', 'cost-usd': '$1' },
+      prContext(pr.number)
+    )
+    expect(figure.errors).toHaveLength(1)
+    expect(figure.errors[0]).toContain('`cost-usd`')
+    expect(fake.requests).toEqual([])
+  })
+
   it('fails with exactly one ::error:: line and no stack trace on a refused path', async () => {
     await seed()
     const pr = fake.addPullRequest(REPO, { headRef: 'feature' })
     await write('.github/workflows/ci.yml', 'on: pull_request_target\n')
     await makePatch()
-    const result = await run({ patch: patchPath, publish: 'commit' }, prContext(pr.number))
+    const result = await run(
+      { patch: patchPath, publish: 'commit', conclusion: 'success' },
+      prContext(pr.number)
+    )
     expect(result.exitCode).toBe(1)
     expect(result.errors).toHaveLength(1)
     expect(result.errors[0]).toContain('.github/workflows/ci.yml')

@@ -60,6 +60,10 @@ describe('dockerRunArgs hardening', () => {
     expect(valueOf(args, '--label')).toBe(`${RUN_LABEL}=42`)
   })
 
+  it('keeps no daemon-side copy of the output (the action reads it from the attached client)', () => {
+    expect(valueOf(args, '--log-driver')).toBe('none')
+  })
+
   it('limits pids, memory without extra swap, and cpus', () => {
     expect(valueOf(args, '--pids-limit')).toBe('512')
     expect(valueOf(args, '--memory')).toBe('3g')
@@ -105,6 +109,52 @@ describe('dockerRunArgs hardening', () => {
     expect(valueOf(dockerRunArgs(spec({ network: 'open', proxy: false })), '--network')).toBe(
       'bridge'
     )
+  })
+})
+
+describe('dockerRunArgs with the runner’s toolchain', () => {
+  const toolchain = spec({
+    toolCache: '/opt/hostedtoolcache',
+    workspaceAlias: '/home/runner/work/repo',
+    toolchainEnv: {
+      PATH: '/opt/hostedtoolcache/node/20.11.1/x64/bin:/usr/local/bin:/usr/bin:/bin',
+      JAVA_HOME: '/opt/hostedtoolcache/Java_Temurin-Hotspot_jdk/17.0.10-7/x64'
+    }
+  })
+  const args = dockerRunArgs(toolchain)
+
+  it('mounts the tool cache read-only at its own path, the repository again at its host path', () => {
+    expect(valuesOf(args, '--volume')).toEqual([
+      '/home/runner/work/repo:/workspace:rw',
+      '/home/runner/work/repo/.git:/workspace/.git:ro',
+      `/tmp/run-42/sockets:${SANDBOX_MOUNT}:ro`,
+      // The second mount of the repository has its .git read-only on top too.
+      '/home/runner/work/repo:/home/runner/work/repo:rw',
+      '/home/runner/work/repo/.git:/home/runner/work/repo/.git:ro',
+      '/opt/hostedtoolcache:/opt/hostedtoolcache:ro'
+    ])
+    expect(valueOf(args, '--workdir')).toBe('/workspace')
+  })
+
+  it('gives PATH and the toolchain variables inline, under the env input and the action’s own', () => {
+    const envs = valuesOf(args, '--env')
+    expect(envs).toContain(
+      'PATH=/opt/hostedtoolcache/node/20.11.1/x64/bin:/usr/local/bin:/usr/bin:/bin'
+    )
+    expect(envs).toContain('JAVA_HOME=/opt/hostedtoolcache/Java_Temurin-Hotspot_jdk/17.0.10-7/x64')
+    const overridden = containerEnv({
+      ...toolchain,
+      userEnv: { JAVA_HOME: '/usr/lib/jvm/mine' },
+      toolchainEnv: { JAVA_HOME: '/opt/hostedtoolcache/j', HOME: '/evil', ANTHROPIC_BASE_URL: 'x' }
+    })
+    expect(overridden.JAVA_HOME).toBe('/usr/lib/jvm/mine')
+    expect(overridden.HOME).toBe('/home/agent')
+    expect(overridden.ANTHROPIC_BASE_URL).toBe('http://127.0.0.1:8080')
+  })
+
+  it('adds nothing when the tool cache is left out', () => {
+    expect(valuesOf(dockerRunArgs(spec()), '--volume')).toHaveLength(3)
+    expect(Object.keys(containerEnv(spec()))).not.toContain('PATH')
   })
 })
 
@@ -210,5 +260,20 @@ describe('clientEnvForRun', () => {
       LANG: 'de_DE.UTF-8'
     })
     expect(env).toEqual({ PATH: '/usr/bin', LANG: 'C.UTF-8', DEPLOY_TOKEN: 's3cret' })
+  })
+})
+
+describe('the CLI binary mount', () => {
+  it('mounts the binary the action provides read-only, and nothing without one', () => {
+    const hostPath = '/opt/hostedtoolcache/claude-code/2.1.330/x64/claude'
+    const withCli = dockerRunArgs(
+      spec({ cliBinary: { hostPath, containerPath: '/usr/local/bin/claude' } })
+    )
+    expect(valuesOf(withCli, '--volume')).toContain(`${hostPath}:/usr/local/bin/claude:ro`)
+    // Before the image: everything after it is the command.
+    expect(withCli.indexOf(`${hostPath}:/usr/local/bin/claude:ro`)).toBeLessThan(
+      withCli.indexOf(spec().image)
+    )
+    expect(valuesOf(dockerRunArgs(spec()), '--volume').join(' ')).not.toContain('claude:ro')
   })
 })

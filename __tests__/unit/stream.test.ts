@@ -3,7 +3,8 @@ import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs'
 import os from 'node:os'
 import path from 'node:path'
 import type { SDKAPIRetryMessage } from '@anthropic-ai/claude-agent-sdk'
-import { describeMessage, TranscriptReader } from '../../src/agent/stream.js'
+import { CUT_NOTE_TYPE, describeMessage, TranscriptReader } from '../../src/agent/stream.js'
+import { formatBytes } from '../../src/bounded-lines.js'
 
 // Lines as the CLI prints them in stream-json mode (only the fields the reader looks at).
 const init = {
@@ -154,5 +155,136 @@ describe('describeMessage', () => {
     expect(reader.lastAssistantText).toBe(finalText.message.content[0]?.text)
     expect(logged.filter(line => line.startsWith('(not a message)'))).toHaveLength(3)
     expect(readFileSync(file, 'utf8').trim().split('\n')).toHaveLength(hostile.length)
+  })
+})
+
+describe('TranscriptReader bounds', () => {
+  // Small limits so the cases stay fast; the defaults are the same code with bigger numbers.
+  const limits = {
+    maxLineBytes: 1024,
+    keepBytes: 64,
+    headBytes: 4096,
+    tailBytes: 2048,
+    maxNoiseLines: 5
+  }
+  const message = (i: number) =>
+    JSON.stringify({
+      type: 'assistant',
+      session_id: 's',
+      message: { content: [{ type: 'text', text: `line ${i}` }] }
+    })
+
+  it('cuts a line over the limit to a note with its size, head and tail, and reads on', async () => {
+    const file = path.join(dir, 'giant-line.jsonl')
+    const logged: string[] = []
+    const reader = new TranscriptReader(file, line => logged.push(line), limits)
+    reader.write(`${JSON.stringify(init)}\n`)
+    // 100 KiB without a newline, fed in chunks of odd sizes, then the line ends and a result follows.
+    const giant = 'H'.repeat(100) + 'a'.repeat(100 * 1024) + 'T'.repeat(100)
+    for (let at = 0; at < giant.length; at += 777) reader.write(giant.slice(at, at + 777))
+    reader.write(`\n${JSON.stringify(result(1))}\n`)
+    await reader.close()
+
+    const lines = readFileSync(file, 'utf8').trim().split('\n')
+    expect(lines).toHaveLength(3)
+    const note = JSON.parse(lines[1] ?? '{}') as Record<string, unknown>
+    expect(note).toMatchObject({
+      type: CUT_NOTE_TYPE,
+      line_bytes: giant.length,
+      head: 'H'.repeat(64),
+      tail: 'T'.repeat(64)
+    })
+    expect(reader.cutLines).toBe(1)
+    expect(reader.result).toMatchObject({ subtype: 'success', num_turns: 1 })
+    const cutLog = logged.find(line => line.startsWith('(a line of 100.2 KiB, cut; not read)'))
+    expect(cutLog).toBeDefined()
+    expect((cutLog ?? '').length).toBeLessThan(400)
+  })
+
+  it('keeps a line exactly at the limit whole and parses it', async () => {
+    const file = path.join(dir, 'at-limit.jsonl')
+    const reader = new TranscriptReader(file, () => undefined, limits)
+    const padded = { ...finalText, pad: '' }
+    padded.pad = 'p'.repeat(limits.maxLineBytes - JSON.stringify(padded).length)
+    const line = JSON.stringify(padded)
+    expect(Buffer.byteLength(line)).toBe(limits.maxLineBytes)
+    reader.write(`${line}\n`)
+    await reader.close()
+    expect(readFileSync(file, 'utf8')).toBe(`${line}\n`)
+    expect(reader.lastAssistantText).toBe('Done: the test passes.')
+  })
+
+  it('keeps the head and the tail of a long transcript and says what was left out', async () => {
+    const file = path.join(dir, 'long.jsonl')
+    const logged: string[] = []
+    const reader = new TranscriptReader(file, line => logged.push(line), limits)
+    const all = Array.from({ length: 500 }, (_, i) => message(i))
+    for (const line of all) reader.write(`${line}\n`)
+    reader.write(JSON.stringify(result(500)))
+    await reader.close()
+
+    const kept = readFileSync(file, 'utf8').split('\n')
+    expect(kept.pop()).toBe('')
+    const noteAt = kept.findIndex(line => line.includes(CUT_NOTE_TYPE))
+    expect(noteAt).toBeGreaterThan(0)
+    const head = kept.slice(0, noteAt)
+    const tail = kept.slice(noteAt + 1)
+    // The head is the first lines exactly, the tail the last ones, both within their budgets.
+    expect(head).toEqual(all.slice(0, head.length))
+    expect(tail.at(-1)).toBe(JSON.stringify(result(500)))
+    expect(tail.slice(0, -1)).toEqual(all.slice(all.length - (tail.length - 1)))
+    expect(Buffer.byteLength(head.join('\n') + '\n')).toBeLessThanOrEqual(limits.headBytes)
+    expect(Buffer.byteLength(tail.join('\n') + '\n')).toBeLessThanOrEqual(limits.tailBytes)
+    const note = JSON.parse(kept[noteAt] ?? '{}') as { omitted_lines: number }
+    expect(head.length + note.omitted_lines + tail.length).toBe(all.length + 1)
+    // Every line was still read: the state comes from the whole stream, not the kept part.
+    expect(reader.messageCount).toBe(501)
+    expect(reader.result).toMatchObject({ num_turns: 500 })
+    expect(logged).toContain(
+      `The transcript was cut: ${note.omitted_lines} lines (${formatBytes(
+        Buffer.byteLength(all.join('\n') + '\n') -
+          Buffer.byteLength(head.join('\n') + '\n') -
+          Buffer.byteLength(tail.slice(0, -1).join('\n') + (tail.length > 1 ? '\n' : ''))
+      )}) in its middle were left out`
+    )
+  })
+
+  it('logs the first lines that are not messages, then only counts them', async () => {
+    const logged: string[] = []
+    const reader = new TranscriptReader(path.join(dir, 'noise.jsonl'), l => logged.push(l), limits)
+    for (let i = 0; i < 50; i++) reader.write(`noise ${i}\n`)
+    reader.write(`${JSON.stringify(finalText)}\n`)
+    await reader.close()
+    expect(logged.filter(line => line.startsWith('(not JSON)'))).toHaveLength(5)
+    expect(logged).toContain('💬 Done: the test passes.')
+    expect(logged.at(-1)).toBe('(50 lines in all were not messages)')
+  })
+
+  it('stays linear: 64 MiB without a newline is read in well under a second per 64 MiB', async () => {
+    const file = path.join(dir, 'linear.jsonl')
+    const reader = new TranscriptReader(file, () => undefined)
+    const chunk = Buffer.alloc(64 * 1024, 'a')
+    const started = process.hrtime.bigint()
+    for (let i = 0; i < 1024; i++) reader.write(chunk)
+    reader.write('\n')
+    await reader.close()
+    const seconds = Number(process.hrtime.bigint() - started) / 1e9
+    // Quadratic re-splitting took minutes for this; linear work is a few milliseconds.
+    expect(seconds).toBeLessThan(5)
+    const [note] = readFileSync(file, 'utf8').trim().split('\n')
+    expect(JSON.parse(note ?? '{}')).toMatchObject({ line_bytes: 64 * 1024 * 1024 })
+  })
+
+  it('survives a transcript that cannot be written (a full disk): reports once, reads on', async () => {
+    const logged: string[] = []
+    const reader = new TranscriptReader(
+      path.join(dir, 'no-such-dir', 'x.jsonl'),
+      line => logged.push(line),
+      limits
+    )
+    reader.write(`${JSON.stringify(finalText)}\n`)
+    await reader.close()
+    expect(reader.lastAssistantText).toBe('Done: the test passes.')
+    expect(logged.filter(line => line.startsWith('Could not write the transcript'))).toHaveLength(1)
   })
 })

@@ -1,6 +1,8 @@
 import { describe, it, expect } from '@jest/globals'
 import type { AgentOutcome } from '../../src/agent/result.js'
 import { renderSummary, type SummaryData } from '../../src/report/summary.js'
+import { digestPatchText } from '../../src/git/patch-digest.js'
+import { formatLeftOut } from '../../src/git/patch-preamble.js'
 
 function outcome(extra: Partial<AgentOutcome> = {}): AgentOutcome {
   return {
@@ -131,5 +133,71 @@ describe('renderSummary', () => {
     )
     expect(markdown).toContain('- Patch: `/tmp/run/claude.patch` (apply with `git apply --binary`)')
     expect(markdown).toContain('- Transcript: `/tmp/run/transcript.jsonl`')
+  })
+
+  it('links the artifact and the run instead of naming runner paths', () => {
+    const markdown = renderSummary(
+      data({
+        patchPath: '/home/runner/work/_temp/claude-sandbox/r1/claude.patch',
+        executionFile: '/home/runner/work/_temp/claude-sandbox/r1/claude-execution.jsonl',
+        artifact: {
+          name: 'claude-sandbox-agent-1',
+          url: 'https://github.com/o/r/actions/runs/7/artifacts/9'
+        },
+        runUrl: 'https://github.com/o/r/actions/runs/7'
+      })
+    )
+    expect(markdown).toContain(
+      '- [Artifact <code>claude&#45;sandbox&#45;agent&#45;1</code>](https://github.com/o/r/actions/runs/7/artifacts/9)'
+    )
+    expect(markdown).toContain('- Log: [the workflow run](https://github.com/o/r/actions/runs/7)')
+    expect(markdown).not.toContain('/home/runner')
+  })
+
+  it('says where the files are when the artifact could not be uploaded', () => {
+    const markdown = renderSummary(
+      data({
+        patchPath: '/tmp/run/claude.patch',
+        executionFile: '/tmp/run/claude-execution.jsonl',
+        gatewayLog: '/tmp/run/gateway.log',
+        artifactMissing: 'Unable to make request: ECONNREFUSED'
+      })
+    )
+    expect(markdown).toContain(
+      'Not uploaded as an artifact (Unable to make request: ECONNREFUSED); the files are on the runner'
+    )
+    expect(markdown).toContain('- Patch: `/tmp/run/claude.patch` (apply with `git apply --binary`)')
+    expect(markdown).toContain('- Gateway log: `/tmp/run/gateway.log`')
+  })
+})
+
+describe('renderSummary call-outs from the patch', () => {
+  const attributesPatch = [
+    'diff --git a/.gitattributes b/.gitattributes',
+    'new file mode 100644',
+    'index 0000000000000000000000000000000000000000..1111111111111111111111111111111111111111',
+    '--- /dev/null',
+    '+++ b/.gitattributes',
+    '@@ -0,0 +1 @@',
+    '+*.js -diff',
+    ''
+  ].join('\n')
+
+  it('calls out a .gitattributes change at the top, with its lines', () => {
+    const markdown = renderSummary(data({ patchDigest: digestPatchText(attributesPatch) }))
+    const caution = markdown.indexOf('> [!CAUTION]')
+    expect(caution).toBeGreaterThan(0)
+    expect(caution).toBeLessThan(markdown.indexOf('| Turns |'))
+    expect(markdown).toContain('**This change edits <code>.gitattributes</code>.**')
+    expect(markdown).toContain('+*.js -diff')
+    expect(renderSummary(data({ patchDigest: digestPatchText('') }))).not.toContain('CAUTION')
+  })
+
+  it('lists the files left out for their size, with sizes and how to get them', () => {
+    const patch = `${formatLeftOut([{ path: 'build/out.bin', size: 1_258_291_200 }], 50 * 1024 * 1024)}${attributesPatch}`
+    const markdown = renderSummary(data({ patchDigest: digestPatchText(patch) }))
+    expect(markdown).toContain('**1 file left out of the patch**')
+    expect(markdown).toContain('- <code>build/out.bin</code> (1.2 GiB (1,258,291,200 bytes))')
+    expect(markdown).toContain('commit it yourself, or raise `max-file-size`')
   })
 })

@@ -11,6 +11,7 @@ import {
   type TriggerDecision
 } from '../../src/triggers/event.js'
 import { buildPrompt, DEFAULT_EVENT_PROMPT } from '../../src/triggers/prompt.js'
+import { pullRequestNumber, resolvePublishMode } from '../../src/github/context.js'
 import { resolveTrigger } from '../../src/triggers/resolve.js'
 
 const FIXTURES = new URL('../fixtures/events/', import.meta.url)
@@ -173,14 +174,14 @@ describe('decideTrigger', () => {
   })
 
   it('refuses events it does not know, and runs with no event at all', () => {
-    const workflowRun = decideTrigger({
-      eventName: 'workflow_run',
+    const discussion = decideTrigger({
+      eventName: 'discussion',
       payload: {},
       triggerPhrase: '@claude',
       labelTrigger: ''
     })
-    expect(workflowRun.run).toBe(false)
-    expect(workflowRun.reason).toMatch(/not a trigger/)
+    expect(discussion.run).toBe(false)
+    expect(discussion.reason).toMatch(/not a trigger/)
     expect(
       decideTrigger({
         eventName: '',
@@ -189,6 +190,70 @@ describe('decideTrigger', () => {
         labelTrigger: ''
       }).run
     ).toBe(true)
+  })
+})
+
+describe('workflow_run', () => {
+  const payload = JSON.parse(
+    readFileSync(new URL('workflow_run.failure.json', FIXTURES), 'utf8')
+  ) as Record<string, Record<string, unknown>>
+  const decideRun = (change: (p: typeof payload) => void) => {
+    const copy = JSON.parse(JSON.stringify(payload)) as typeof payload
+    change(copy)
+    return decideTrigger({
+      eventName: 'workflow_run',
+      payload: copy,
+      triggerPhrase: '@claude',
+      labelTrigger: ''
+    })
+  }
+
+  it('runs for a failed run of a pull request of this repository, checking who triggered it', () => {
+    const decision = decideRun(() => undefined)
+    expect(decision).toMatchObject({
+      run: true,
+      needsPermissionCheck: { actor: 'octo-writer' },
+      untrusted: [],
+      pullRequestNumber: 42,
+      pullRequest: {
+        number: 42,
+        baseRef: 'main',
+        baseSha: '2222222222222222222222222222222222222222',
+        headRef: 'feature',
+        headSha: '1111111111111111111111111111111111111111',
+        headRepoFullName: 'octo-org/octo-repo',
+        isFork: false
+      }
+    })
+    expect(decision.reason).toMatch(/CI failed on pull request #42/)
+  })
+
+  it('publishes to that pull request (comment, commit)', () => {
+    const context = {
+      owner: 'octo-org',
+      repo: 'octo-repo',
+      eventName: 'workflow_run',
+      payload,
+      workflow: 'fix',
+      job: 'agent',
+      runId: '1',
+      serverUrl: 'https://github.com',
+      apiUrl: 'https://api.github.com'
+    }
+    expect(pullRequestNumber(context)).toBe(42)
+    expect(resolvePublishMode('auto', context)).toBe('comment')
+  })
+
+  it('does nothing for a run that passed, is not completed, or names no pull request (a fork)', () => {
+    expect(decideRun(p => (p.workflow_run!.conclusion = 'success')).reason).toMatch(
+      /ended with success, not failure/
+    )
+    expect(decideRun(p => (p.action = 'requested' as never)).run).toBe(false)
+    const fork = decideRun(p => {
+      p.workflow_run!.pull_requests = []
+    })
+    expect(fork.run).toBe(false)
+    expect(fork.reason).toMatch(/not for a pull request of this repository/)
   })
 })
 

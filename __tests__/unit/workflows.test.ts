@@ -232,7 +232,8 @@ describe('workflows and examples', () => {
         '.github/workflows/ci.yml',
         'examples/pr-comment-fix.yml',
         'examples/scheduled-maintenance.yml',
-        'examples/issue-to-pr.yml'
+        'examples/issue-to-pr.yml',
+        'examples/ci-failure-fix.yml'
       ])
     )
   })
@@ -312,6 +313,68 @@ describe('workflows and examples', () => {
   }
 })
 
+describe('examples/ci-failure-fix.yml', () => {
+  const FILE = 'examples/ci-failure-fix.yml'
+  const { doc } = parsedWorkflow(FILE)
+  const job = obj(obj(doc.jobs).fix)
+  const steps = list(job.steps).map(obj)
+
+  it('starts on a completed run of CI, and only for a failed run of a same-repository pull request', () => {
+    const on = obj(doc.on)
+    expect(Object.keys(on)).toEqual(['workflow_run'])
+    expect(obj(on.workflow_run).types).toEqual(['completed'])
+    const condition = String(job.if)
+    expect(condition).toContain("github.event.workflow_run.conclusion == 'failure'")
+    expect(condition).toContain("github.event.workflow_run.event == 'pull_request'")
+    expect(condition).toContain(
+      'github.event.workflow_run.head_repository.full_name == github.repository'
+    )
+  })
+
+  it('asks for the logs, the commit and the report, nothing more', () => {
+    expect(doc.permissions).toEqual({})
+    expect(job.permissions).toEqual({
+      actions: 'read',
+      contents: 'write',
+      'pull-requests': 'write'
+    })
+  })
+
+  it('checks out the failed commit, sets up the toolchain and dependencies, then runs the agent', () => {
+    const kinds = steps.map(step =>
+      typeof step.uses === 'string' ? step.uses : `run: ${String(step.run).split('\n')[0]}`
+    )
+    expect(kinds).toEqual([
+      'actions/checkout@v5',
+      'actions/setup-node@v4',
+      'run: npm ci',
+      'run: set -euo pipefail',
+      `${PUBLISHED}@v1`
+    ])
+    expect(obj(steps[0]?.with).ref).toBe('${{ github.event.workflow_run.head_sha }}')
+    const action = obj(steps[4]?.with)
+    expect(action.publish).toBe('commit')
+    // GitHub's parser turns `${{ runner.temp }}/x` into the equivalent format() expression.
+    expect(String(action['prompt-file'])).toMatch(/ci-fix-prompt\.md.*runner\.temp/)
+    expect(action.prompt).toBeUndefined()
+  })
+
+  it('fetches the failed jobs’ logs on the host with the job’s token and fences them as untrusted', () => {
+    const prompt = steps[3] ?? {}
+    expect(obj(prompt.env).GH_TOKEN).toBe('${{ github.token }}')
+    const script = String(prompt.run)
+    expect(script).toMatch(/actions\/runs\/\$RUN_ID\/attempts\/\$ATTEMPT\/jobs/)
+    expect(script).toContain('select(.conclusion == "failure")')
+    expect(script).toMatch(/actions\/jobs\/\$id\/logs/)
+    expect(script).toContain('openssl rand -hex 16')
+    expect(script).toContain('<untrusted-input id=\\"$nonce\\"')
+    expect(script).toContain('</untrusted-input id=\\"$nonce\\">')
+    expect(script).toContain('&lt;')
+    // The logs go to the runner's temp directory, never into the working tree the patch is made of.
+    expect(script).not.toMatch(/GITHUB_WORKSPACE/)
+  })
+})
+
 describe('the reusable workflow', () => {
   const { doc } = parsedWorkflow(REUSABLE)
   const jobs = obj(doc.jobs)
@@ -342,16 +405,17 @@ describe('the reusable workflow', () => {
     expect(uses).toEqual(['actions/download-artifact@v4', `${PUBLISHED}/publish@v1`])
   })
 
-  it('hands the patch and the transcript from one job to the other as an artifact', () => {
-    const upload = steps.find(
-      s => s.job === 'agent' && s.uses.startsWith('actions/upload-artifact@')
-    )
+  it('hands the patch and the transcript from one job to the other as the action’s artifact', () => {
+    // The action uploads them itself (artifact-name output); no second copy with upload-artifact.
+    expect(steps.filter(s => s.uses.startsWith('actions/upload-artifact@'))).toEqual([])
+    expect(obj(agent.outputs)['artifact-name']).toBe('${{ steps.claude.outputs.artifact-name }}')
     const download = steps.find(s => s.uses.startsWith('actions/download-artifact@'))
-    expect(upload?.with.name).toBe('${{ inputs.artifact-name }}')
-    expect(download?.with.name).toBe('${{ inputs.artifact-name }}')
+    expect(download?.with.name).toBe('${{ needs.agent.outputs.artifact-name }}')
     const publishStep = steps.find(s => ourActionFile(s.uses) === 'publish/action.yml')
-    expect(publishStep?.with.patch).toMatch(/claude-sandbox-result\/changes\.patch/)
-    expect(publishStep?.with['execution-file']).toMatch(/claude-sandbox-result\/execution\.jsonl/)
+    expect(publishStep?.with.patch).toMatch(/claude-sandbox-result\/claude\.patch\b/)
+    expect(publishStep?.with['execution-file']).toMatch(
+      /claude-sandbox-result\/claude-execution\.jsonl\b/
+    )
   })
 
   it('serialises runs per pull request or issue', () => {
@@ -386,8 +450,8 @@ describe('the reusable workflow', () => {
   it('passes on every input of the action that a caller could want', () => {
     const inputs = Object.keys(obj(workflowCall(REUSABLE).inputs))
     const secrets = Object.keys(obj(workflowCall(REUSABLE).secrets))
-    // Set by the workflow itself, not by its caller.
-    const ownedByWorkflow = ['publish', 'github-token', 'working-directory']
+    // Set by the workflow itself, not by its caller (the publish job needs the artifact).
+    const ownedByWorkflow = ['publish', 'github-token', 'working-directory', 'artifact']
     const missing = Object.keys(actionInputs('action.yml')).filter(
       name => !inputs.includes(name) && !secrets.includes(name) && !ownedByWorkflow.includes(name)
     )

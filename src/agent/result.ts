@@ -10,6 +10,8 @@ export interface ContainerOutcome {
   cancelled: boolean
   oomKilled: boolean
   stderrTail: string
+  /** The host stopped the run for this reason (the disk guard, the Docker daemon gone). */
+  stopReason?: string
 }
 
 export interface AgentOutcome {
@@ -108,6 +110,7 @@ export function decideOutcome(
       message: 'The run was cancelled; the agent was stopped and its partial work kept'
     }
   }
+  if (container.stopReason) return { ...base, conclusion: 'failure', message: container.stopReason }
   if (container.timedOut) {
     return {
       ...base,

@@ -183,3 +183,15 @@ export function parseRawNumstat(output: Buffer): RawChange[] {
     return change
   })
 }
+
+/** NUL-separated output as raw byte strings, so any file name survives intact. */
+export function splitNulRaw(output: Buffer): Buffer[] {
+  const entries: Buffer[] = []
+  let start = 0
+  for (let index = output.indexOf(0); index !== -1; index = output.indexOf(0, start)) {
+    if (index > start) entries.push(output.subarray(start, index))
+    start = index + 1
+  }
+  if (start < output.length) entries.push(output.subarray(start))
+  return entries
+}

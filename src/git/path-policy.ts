@@ -1,5 +1,5 @@
 import picomatch from 'picomatch'
-import { SYMLINK_MODE, type ChangedFile } from './diff-parse.js'
+import { GITLINK_MODE, SYMLINK_MODE, type ChangedFile } from './diff-parse.js'
 
 /**
  * Decides which changed paths may be published. Pure (no I/O): it judges the list that
@@ -11,7 +11,12 @@ import { SYMLINK_MODE, type ChangedFile } from './diff-parse.js'
  */
 
 export interface PathPolicy {
-  /** Globs (picomatch, dot files included, case-insensitive) a change may not touch. */
+  /**
+   * Globs (picomatch, dot files included, case-insensitive) a change may not touch, read in
+   * order; an entry starting with `!` allows what earlier entries protect, and the last entry
+   * matching a path decides (as in .gitignore). A `!` entry matching a submodule's path also
+   * allows changing that submodule's pointer.
+   */
   protectedPaths: string[]
   /** Largest new file, in bytes, that may be published. */
   maxFileBytes: number
@@ -22,7 +27,55 @@ export interface PolicyViolation {
   reason: string
 }
 
-export const DEFAULT_PROTECTED_PATHS: readonly string[] = ['.github/workflows/**']
+/**
+ * Everything that runs in CI or governs review. A change to any of these would run with the
+ * repository's secrets on the next workflow run (workflows, composite and local actions, other
+ * CI systems' pipelines), change who must review (CODEOWNERS), or change how git and GitHub
+ * show, convert and check out files (.gitattributes, .gitmodules). GitHub blocks workflow edits
+ * by GITHUB_TOKEN, but not composite actions, so the whole of .github is covered.
+ */
+export const DEFAULT_PROTECTED_PATHS: readonly string[] = [
+  // GitHub: workflows, composite actions, CODEOWNERS, dependabot and other configuration.
+  '.github/**',
+  // Local actions anywhere (`uses: ./path`) run inside the workflow that references them.
+  '**/action.yml',
+  '**/action.yaml',
+  'CODEOWNERS',
+  'docs/CODEOWNERS',
+  // Git's own controls.
+  '.gitmodules',
+  '**/.gitattributes',
+  // Other CI systems.
+  '.gitlab-ci.yml',
+  '.gitlab/**',
+  '.circleci/**',
+  'Jenkinsfile',
+  '**/Jenkinsfile',
+  'azure-pipelines.yml',
+  'azure-pipelines.yaml',
+  '.azure-pipelines/**',
+  '.buildkite/**',
+  '.travis.yml',
+  'appveyor.yml',
+  '.appveyor.yml',
+  'bitbucket-pipelines.yml',
+  '.drone.yml',
+  '.woodpecker.yml',
+  '.woodpecker/**',
+  '.pre-commit-config.yaml'
+]
+
+/**
+ * The `protected-paths` input as a list: entries that only allow (all start with `!`) are added
+ * to the defaults, so `!.github/dependabot.yml` keeps every other protection; a list with any
+ * plain entry replaces the defaults.
+ */
+export function resolveProtectedPaths(entries: readonly string[]): string[] {
+  const listed = entries.map(entry => entry.trim()).filter(entry => entry !== '')
+  if (listed.length === 0) return [...DEFAULT_PROTECTED_PATHS]
+  if (listed.every(entry => entry.startsWith('!'))) return [...DEFAULT_PROTECTED_PATHS, ...listed]
+  return listed
+}
 
 /**
  * 50 MiB: GitHub warns on pushes of files over 50 MiB and refuses files over 100 MiB, and a blob
@@ -112,20 +165,25 @@ function symlinkProblems(linkPath: string, target: string | undefined): string[]
 
 interface ProtectedPattern {
   pattern: string
+  /** A `!` entry: allows what earlier entries protect. */
+  allows: boolean
   matches: (filePath: string) => boolean
-  /** The pattern's literal leading directories, lower-cased ('' when it starts with a glob). */
+  /** The glob's literal leading directories, lower-cased ('' when it starts with a glob). */
   base: string
 }
 
 function compileProtected(patterns: readonly string[]): ProtectedPattern[] {
   return patterns
-    .filter(pattern => pattern.trim() !== '')
+    .map(pattern => pattern.trim())
+    .filter(pattern => pattern !== '' && pattern !== '!')
     .map(pattern => {
-      const scan = picomatch.scan(pattern)
+      const allows = pattern.startsWith('!')
+      const glob = allows ? pattern.slice(1) : pattern
       return {
         pattern,
-        matches: picomatch(pattern, { dot: true, nocase: true }),
-        base: scan.negated ? '' : scan.base.toLowerCase()
+        allows,
+        matches: picomatch(glob, { dot: true, nocase: true }),
+        base: picomatch.scan(glob).base.toLowerCase()
       }
     })
 }
@@ -138,18 +196,35 @@ function spellings(filePath: string): string[] {
   return [...new Set([filePath, filePath.replace(/\\/g, '/'), canonical])]
 }
 
-function protectedProblems(filePath: string, patterns: ProtectedPattern[]): string[] {
-  const problems: string[] = []
-  const names = spellings(filePath)
-  for (const { pattern, matches, base } of patterns) {
-    if (names.some(name => matches(name))) {
-      problems.push(`matches protected path "${pattern}"`)
-    } else if (base && names.some(name => isAncestorOrSelf(name.toLowerCase(), base))) {
-      // A file or link where a protected directory should be redirects everything beneath it.
-      problems.push(`replaces a directory holding protected path "${pattern}"`)
+/**
+ * Why one spelling is protected: the last entry that matches it decides. A file or link where a
+ * protected directory should be counts as matching: it would redirect everything beneath it.
+ */
+function verdictFor(name: string, patterns: ProtectedPattern[]): string | undefined {
+  let verdict: string | undefined
+  for (const { pattern, allows, matches, base } of patterns) {
+    if (matches(name)) {
+      verdict = allows ? undefined : `matches protected path "${pattern}"`
+    } else if (!allows && base && isAncestorOrSelf(name.toLowerCase(), base)) {
+      verdict = `replaces a directory holding protected path "${pattern}"`
     }
   }
-  return problems
+  return verdict
+}
+
+/** Protected when any spelling is: an allow entry must match every way the path can land. */
+function protectedProblems(filePath: string, patterns: ProtectedPattern[]): string[] {
+  const problems = spellings(filePath).map(name => verdictFor(name, patterns))
+  return [...new Set(problems.filter((problem): problem is string => problem !== undefined))]
+}
+
+/** True when an allow (`!`) entry matching the path is the last matching entry. */
+function explicitlyAllowed(filePath: string, patterns: ProtectedPattern[]): boolean {
+  return spellings(filePath).every(name => {
+    let allowed = false
+    for (const { allows, matches } of patterns) if (matches(name)) allowed = allows
+    return allowed
+  })
 }
 
 function isAncestorOrSelf(candidate: string, directory: string): boolean {
@@ -190,6 +265,14 @@ export function checkPathPolicy(
           moved.map(reason => `renamed to ${JSON.stringify(file.path)}: ${reason}`)
         )
       }
+    }
+    const gitlink = file.newMode === GITLINK_MODE || file.oldMode === GITLINK_MODE
+    if (gitlink && !explicitlyAllowed(file.path, patterns)) {
+      // A pointer to a commit nobody reviewed: the diff shows only a hash, and the checkout of
+      // the next workflow run fetches and builds whatever that commit holds.
+      refuse(file.path, [
+        `changes a submodule pointer (mode ${GITLINK_MODE}); allow it with "!${file.path}" in protected-paths`
+      ])
     }
     if (file.status === 'deleted') continue
 

@@ -80,6 +80,10 @@ export function pullRequestNumber(context: PublishContext): number | undefined {
   if (pr && typeof pr.number === 'number') return pr.number
   const issue = object(context.payload.issue)
   if (issue && object(issue.pull_request) && typeof issue.number === 'number') return issue.number
+  // workflow_run: the pull request of this repository the failed run was for.
+  const listed = object(context.payload.workflow_run)?.pull_requests
+  const first = Array.isArray(listed) ? object(listed[0]) : undefined
+  if (first && typeof first.number === 'number') return first.number
   return undefined
 }
 
@@ -101,11 +105,33 @@ export function resolvePublishMode(
 }
 
 /**
- * A comment goes out whatever the conclusion (it says what happened); a commit or a pull request
- * carries only the work of an agent that succeeded: a timed-out or failed agent's partial change
- * stays in the patch for a person to look at.
+ * A comment or a review goes out whatever the conclusion (it says what happened; a review of an
+ * agent that did not succeed shows its change as a diff, with no suggestions); a commit or a
+ * pull request carries only the work of an agent that succeeded: a timed-out or failed agent's
+ * partial change, or one whose verdict is unknown, stays in the patch for a person to look at.
  */
 export function publishesFor(mode: ResolvedPublishMode, conclusion: string): boolean {
   if (mode === 'patch') return false
-  return mode === 'comment' || conclusion === 'success'
+  return mode === 'comment' || mode === 'review' || conclusion === 'success'
+}
+
+export function reviewNeedsPullRequest(eventName: string): ConfigurationError {
+  return new ConfigurationError(
+    `publish: review needs a pull request, and the ${eventName || 'current'} event is not about one. Nothing was published`,
+    'Run it on pull_request (or a comment on a pull request), or use publish: auto, which comments on pull requests and opens a pull request otherwise'
+  )
+}
+
+/**
+ * Refuses, before the agent runs, a publishing mode this event cannot have: publish: review
+ * outside a pull request. Other modes decide at publishing time (a comment without an issue
+ * falls back to the patch, commit needs a branch).
+ */
+export function requirePublishTarget(
+  mode: PublishMode,
+  env: NodeJS.ProcessEnv = process.env
+): void {
+  if (mode !== 'review') return
+  const context = contextFromEnv(env)
+  if (pullRequestNumber(context) === undefined) throw reviewNeedsPullRequest(context.eventName)
 }

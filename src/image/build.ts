@@ -1,11 +1,4 @@
-import {
-  chmodSync,
-  copyFileSync,
-  existsSync,
-  mkdtempSync,
-  readFileSync,
-  writeFileSync
-} from 'node:fs'
+import { chmodSync, copyFileSync, existsSync, mkdtempSync, readFileSync } from 'node:fs'
 import path from 'node:path'
 import { ConfigurationError } from '../errors.js'
 import { docker, lastLines } from '../docker.js'
@@ -43,6 +36,8 @@ export function buildxArgs(request: BuildRequest): string[] {
 export function classicBuildArgs(request: BuildRequest): string[] {
   const args = [
     'build',
+    // A failed step's container is removed too (the classic builder keeps it by default).
+    '--force-rm',
     '--iidfile',
     request.iidFile,
     '--file',
@@ -62,22 +57,38 @@ export async function hasBuildx(): Promise<boolean> {
 
 /**
  * The bundled Dockerfile's context: a private copy of docker/ with the entrypoint made executable
- * (the classic builder has no COPY --chmod) and sandbox-ca.pem, empty when no CA was given.
+ * (the classic builder has no COPY --chmod). No CA material: the image's build does not use it
+ * (npm runs only where the CLI is fetched, see cli-binary.ts).
  */
-export function prepareBundledContext(dockerDir: string, runDir: string, caFile?: string): string {
+export function prepareBundledContext(dockerDir: string, runDir: string): string {
   const context = mkdtempSync(path.join(runDir, 'context-'))
   for (const name of ['Dockerfile.agent', 'agent-entrypoint.sh', '.dockerignore']) {
     const source = path.join(dockerDir, name)
     if (existsSync(source)) copyFileSync(source, path.join(context, name))
   }
   chmodSync(path.join(context, 'agent-entrypoint.sh'), 0o755)
-  writeFileSync(path.join(context, 'sandbox-ca.pem'), caFile ? readFileSync(caFile) : '')
   return context
 }
 
 /** Turns a failed build's output into the clearest message we can give. */
 export function explainBuildFailure(output: string, buildArgs: Record<string, string>): Error {
   const version = buildArgs.CLAUDE_CODE_VERSION
+  // Anchored at a line's start (after the classic builder's colour code for stderr, or buildx's
+  // `#8 0.12 ` prefix): the classic builder also echoes the RUN command, which holds the same words.
+  const unsupported =
+    // eslint-disable-next-line no-control-regex
+    /^(?:\x1b\[[0-9;]*m)*(?:#\d+ [\d.]+ )?claude-sandbox: unsupported base image: ([^\n\x1b]*)/m.exec(
+      output
+    )
+  if (unsupported) {
+    return new ConfigurationError(
+      `The base image ${buildArgs.BASE_IMAGE ?? ''} is not supported: ${unsupported[1]?.trim() ?? ''}`.replace(
+        '  ',
+        ' '
+      ),
+      'Use a Debian or Ubuntu based image for `base-image` (Alpine and other distributions are not supported), or a prebuilt `image` that has everything'
+    )
+  }
   if (/No matching version found for @anthropic-ai\/claude-code@|ETARGET/.test(output)) {
     return new ConfigurationError(
       `claude-code-version ${version ?? ''} does not exist in the npm registry`.replace('  ', ' '),

@@ -27,15 +27,22 @@ export interface ImageKeyIngredients {
   buildArgs: Record<string, string>
   /** Any order, duplicates ignored: apt installs a set. */
   extraPackages: string[]
+  /**
+   * The CLI version the image bakes in: '' for the bundled image, which has no CLI in it (the
+   * CLI is its own cache entry, see cli-binary.ts); a custom Dockerfile may install one.
+   */
   claudeCodeVersion: string
-  /** Hex SHA-256 of the CA bundle given to the build; '' when there is none. */
+  /** Hex SHA-256 of the CA bundle given to the build; '' when the build is not given one. */
   caBundleSha256: string
-  /** Image references of the stages' bases, e.g. `debian:12.12-slim` or a digest reference. */
+  /**
+   * The stages' bases: references, or for the bundled image the base pinned to its content
+   * (`name@sha256:…` from the registry, `local@sha256:…` for an image only on this runner).
+   */
   baseImageRefs: string[]
 }
 
 /** Bump when the key's layout or what the cached tarball holds changes. */
-const KEY_SCHEMA = 'v1'
+const KEY_SCHEMA = 'v2'
 const KEY_PREFIX = `claude-sandbox-image-${KEY_SCHEMA}`
 const HASH_CHARS = 32
 
@@ -55,7 +62,8 @@ function byCodeUnits(a: string, b: string): number {
 
 /**
  * The Actions cache key of the agent image built from these ingredients:
- * `claude-sandbox-image-v1-<os>-<arch>-<claudeVersion>-<first 32 hex of a SHA-256>`.
+ * `claude-sandbox-image-v2-<os>-<arch>[-<claudeVersion>]-<first 32 hex of a SHA-256>` (the version
+ * only for images that bake a CLI in).
  *
  * The hash covers a canonical JSON document (arrays of strings, so no two different ingredient
  * sets serialise alike the way a plain concatenation could), with build arguments and context
@@ -85,7 +93,7 @@ export function computeImageCacheKey(ingredients: ImageKeyIngredients): string {
     KEY_PREFIX,
     keyPart(ingredients.os),
     keyPart(ingredients.arch),
-    keyPart(ingredients.claudeCodeVersion),
+    ...(ingredients.claudeCodeVersion ? [keyPart(ingredients.claudeCodeVersion)] : []),
     hash
   ].join('-')
 }

@@ -1,10 +1,11 @@
 import * as cache from '@actions/cache'
 import { spawn } from 'node:child_process'
-import { rm } from 'node:fs/promises'
+import { rm, stat } from 'node:fs/promises'
 import os from 'node:os'
 import path from 'node:path'
 import { performance } from 'node:perf_hooks'
 import { errorMessage } from '../errors.js'
+import { markComplete } from './cli-binary.js'
 
 /** Where messages go; main.ts passes @actions/core's functions. */
 export interface Logger {
@@ -204,5 +205,66 @@ export async function saveImage(opts: SaveImageOptions): Promise<boolean> {
     return true
   } finally {
     await removeImageTarball(tarPath)
+  }
+}
+
+export interface CliCacheOptions {
+  key: string
+  /** The binary's place in the tool cache: the same path on every run (see cliBinaryPath). */
+  binaryPath: string
+  log: Logger
+}
+
+/**
+ * Restores the CLI binary saved under exactly `key` to `binaryPath` and marks it complete.
+ * Never throws: a miss, an unavailable service or an entry that did not put the file where it
+ * belongs all come back as false, so the caller fetches the CLI.
+ */
+export async function restoreCliBinary(opts: CliCacheOptions): Promise<boolean> {
+  const { key, binaryPath, log } = opts
+  if (!imageCacheAvailable(log)) return false
+  const started = performance.now()
+  try {
+    const matched = await cache.restoreCache([binaryPath], key)
+    if (matched === undefined) {
+      log.info(`no cached Claude Code binary for ${key}; fetching it`)
+      return false
+    }
+    // The client extracts relative to GITHUB_WORKSPACE: check the file landed where it belongs.
+    if (!(await stat(binaryPath).catch(() => undefined))?.isFile()) {
+      log.warning(`the cached Claude Code binary did not restore to ${binaryPath}; fetching it`)
+      return false
+    }
+    await markComplete(binaryPath)
+    log.info(
+      `Claude Code binary restored from the Actions cache in ${seconds(performance.now() - started)}`
+    )
+    return true
+  } catch (error: unknown) {
+    log.warning(`could not restore the Claude Code binary: ${errorMessage(error)}`)
+    return false
+  }
+}
+
+/** Stores the CLI binary under `key`. Never throws; warns and returns false when not stored. */
+export async function saveCliBinary(opts: CliCacheOptions): Promise<boolean> {
+  const { key, binaryPath, log } = opts
+  if (!imageCacheAvailable(log)) return false
+  const started = performance.now()
+  try {
+    const id = await cache.saveCache([binaryPath], key)
+    if (id === -1) {
+      log.warning(`the Claude Code binary was not stored in the Actions cache under ${key}`)
+      return false
+    }
+    log.info(
+      `Claude Code binary stored in the Actions cache under ${key} in ${seconds(performance.now() - started)}`
+    )
+    return true
+  } catch (error: unknown) {
+    log.warning(
+      `could not store the Claude Code binary in the Actions cache: ${errorMessage(error)}`
+    )
+    return false
   }
 }

@@ -1,21 +1,59 @@
 import { createHash } from 'node:crypto'
 import { readFileSync } from 'node:fs'
-import os from 'node:os'
 import path from 'node:path'
 import { docker, imageId, lastLines } from '../docker.js'
 import { ConfigurationError } from '../errors.js'
 import type { ImageSettings } from '../settings.js'
+import { resolveBaseImage, type ResolvedBase } from './base-image.js'
 import { buildImage, prepareBundledContext, type BuildLog } from './build.js'
 import { computeImageCacheKey, readContextFiles } from './cache-key.js'
-import { imageTarPath, restoreImage, saveImage } from './cache.js'
+import {
+  imageTarPath,
+  restoreCliBinary,
+  restoreImage,
+  saveCliBinary,
+  saveImage,
+  type Logger
+} from './cache.js'
+import {
+  CLI_CONTAINER_PATH,
+  CLI_MOUNT_LABEL,
+  DEFAULT_BUILDER_IMAGE,
+  cliBinaryPath,
+  cliBinaryPresent,
+  cliCacheKey,
+  cliPlatform,
+  fetchCliBinary,
+  toolCacheRoot
+} from './cli-binary.js'
+import { readDevcontainerImage } from './devcontainer.js'
+
+/** The CLI binary the container gets read-only, for images that ask for it (see cli-binary.ts). */
+export interface CliMount {
+  hostPath: string
+  containerPath: string
+  /** Where it came from on this run. */
+  source: 'present' | 'cache' | 'fetched'
+  cacheKey: string
+}
 
 export interface PreparedImage {
   ref: string
   id: string
+  /** Whether the image came from the Actions cache (the `cache-hit` output). */
   cacheHit: boolean
   built: boolean
   setupMs: number
   cacheKey?: string
+  /** Set when the image expects the CLI mounted (label org.claude-sandbox-action.cli-mount). */
+  cli?: CliMount
+}
+
+/** What the caller knows about the run that decides the image: where the repository is, and the
+ * pull request's base (the devcontainer is read from it). */
+export interface ImageRunContext {
+  workspace: string
+  baseSha?: string
 }
 
 /** Resolves `${VAR}` in the Dockerfile's FROM lines from build args, then ARG defaults. */
@@ -51,19 +89,257 @@ export function effectiveBuildArgs(
   return args
 }
 
+/** The base image the bundled Dockerfile declares (its `ARG BASE_IMAGE=` default). */
+export function dockerfileDefaultBase(dockerfile: string): string | undefined {
+  return /^\s*ARG\s+BASE_IMAGE=(\S+)/m.exec(dockerfile)?.[1]?.replace(/^["']|["']$/g, '')
+}
+
 /**
- * Gets the agent image: a prebuilt `image` as given; otherwise the cached build when the cache
- * holds one for this exact definition; otherwise a fresh build, saved to the cache at once so a
- * later failure does not lose it.
+ * The build arguments of the bundled Dockerfile. The CLI is not in the image, so neither its
+ * version nor the builder that fetches it is a build argument (a version bump leaves the image
+ * as it is). A base other than the Dockerfile's default is a project image: its layers and
+ * environment are kept (LAYOUT=layered) and its files are not slimmed (SLIM=false), unless the
+ * user's build-args say otherwise.
+ */
+export function bundledBuildArgs(
+  settings: ImageSettings,
+  base: string,
+  projectBase: boolean
+): Record<string, string> {
+  const args: Record<string, string> = { ...settings.buildArgs }
+  delete args.CLAUDE_CODE_VERSION
+  delete args.BUILDER_IMAGE
+  args.BASE_IMAGE = base
+  if (projectBase) {
+    args.LAYOUT ??= 'layered'
+    args.SLIM ??= 'false'
+  }
+  if (settings.extraPackages.length > 0) args.EXTRA_PACKAGES = settings.extraPackages.join(' ')
+  return args
+}
+
+/** The base asked for: `base-image` (a name, or the devcontainer's image), else BASE_IMAGE. */
+async function requestedBase(
+  settings: ImageSettings,
+  run: ImageRunContext
+): Promise<{ ref: string; what: string } | undefined> {
+  if (settings.baseImage === 'devcontainer') {
+    const ref = await readDevcontainerImage(run.workspace, run.baseSha)
+    return { ref, what: 'the devcontainer image' }
+  }
+  if (settings.baseImage) return { ref: settings.baseImage, what: '`base-image`' }
+  const fromArgs = settings.buildArgs.BASE_IMAGE
+  return fromArgs ? { ref: fromArgs, what: 'build-args BASE_IMAGE' } : undefined
+}
+
+/** One image build, fully defined: what to build and the key that names its result. */
+interface ImagePlan {
+  key: string
+  tag: string
+  dockerfile: string
+  context: string
+  buildArgs: Record<string, string>
+  caSecretFile?: string
+}
+
+async function planBuild(
+  settings: ImageSettings,
+  claudeCodeVersion: string,
+  workDir: string,
+  actionDockerDir: string,
+  run: ImageRunContext,
+  log: BuildLog
+): Promise<ImagePlan> {
+  const platform = cliPlatform()
+  let plan: Omit<ImagePlan, 'key' | 'tag'>
+  let ingredients: Parameters<typeof computeImageCacheKey>[0]
+  if (settings.bundledDockerfile) {
+    const context = prepareBundledContext(actionDockerDir, workDir)
+    const dockerfile = path.join(context, 'Dockerfile.agent')
+    const dockerfileText = readFileSync(dockerfile, 'utf8')
+    const asked = await requestedBase(settings, run)
+    const ref = asked?.ref ?? dockerfileDefaultBase(dockerfileText) ?? 'debian:13-slim'
+    const base: ResolvedBase = await resolveBaseImage(
+      ref,
+      asked?.what ?? 'the bundled default',
+      log
+    )
+    log.info(`Base image ${ref} (${base.identity}, from the ${base.via})`)
+    const buildArgs = bundledBuildArgs(settings, base.fromRef, asked !== undefined)
+    plan = { context, dockerfile, buildArgs }
+    ingredients = {
+      os: platform.os,
+      arch: platform.arch,
+      dockerfileContent: dockerfileText,
+      contextFiles: await readContextFiles(context),
+      // The base by its content, not by the reference the build happens to get.
+      buildArgs: { ...buildArgs, BASE_IMAGE: base.identity },
+      extraPackages: settings.extraPackages,
+      claudeCodeVersion: '',
+      caBundleSha256: '',
+      baseImageRefs: [base.identity]
+    }
+  } else {
+    const buildArgs = effectiveBuildArgs(settings, claudeCodeVersion)
+    if (settings.baseImage) {
+      const asked = await requestedBase(settings, run)
+      if (asked) buildArgs.BASE_IMAGE = asked.ref
+    }
+    const dockerfileText = readFileSync(settings.dockerfile, 'utf8')
+    const context = path.dirname(settings.dockerfile)
+    plan = {
+      context,
+      dockerfile: settings.dockerfile,
+      buildArgs,
+      caSecretFile: settings.caCertificates
+    }
+    ingredients = {
+      os: platform.os,
+      arch: platform.arch,
+      dockerfileContent: dockerfileText,
+      contextFiles: await readContextFiles(context),
+      buildArgs,
+      extraPackages: settings.extraPackages,
+      claudeCodeVersion,
+      // A custom Dockerfile gets the CA bundle as a build secret: it may change what it builds.
+      caBundleSha256: settings.caCertificates
+        ? createHash('sha256').update(readFileSync(settings.caCertificates)).digest('hex')
+        : '',
+      baseImageRefs: baseImageRefs(dockerfileText, buildArgs)
+    }
+  }
+  const key = computeImageCacheKey(ingredients)
+  // The tag carries the key, so an image already on this runner is found without any restore.
+  const tag =
+    `claude-sandbox-agent:${key.replace(/^claude-sandbox-image-/, '').slice(-60)}`.toLowerCase()
+  return { ...plan, key, tag }
+}
+
+/** The image of a plan on this runner, if it is here already or in the cache. */
+async function findImage(
+  plan: ImagePlan,
+  settings: ImageSettings,
+  log: Logger
+): Promise<{ id: string; ref: string; cacheHit: boolean } | undefined> {
+  const present = await imageId(plan.tag)
+  if (present) {
+    log.info(`The agent image ${plan.tag} is already on this runner`)
+    return { id: present, ref: plan.tag, cacheHit: false }
+  }
+  if (!settings.cache) return undefined
+  const restored = await restoreImage({ key: plan.key, tarPath: imageTarPath(), log })
+  if (!restored.hit) return undefined
+  // docker save kept the tag, so the loaded image answers to it; its id if the tag is missing.
+  const tagged = await imageId(plan.tag)
+  const id = tagged ?? restored.imageId ?? ''
+  log.info(`Restored the agent image from the cache (key ${plan.key})`)
+  return { id, ref: tagged ? plan.tag : id, cacheHit: true }
+}
+
+async function makeImage(plan: ImagePlan, settings: ImageSettings, workDir: string, log: BuildLog) {
+  const id = await buildImage(
+    {
+      dockerfile: plan.dockerfile,
+      context: plan.context,
+      tag: plan.tag,
+      buildArgs: {
+        ...plan.buildArgs,
+        BUILD_DATE: new Date().toISOString(),
+        VCS_REF: process.env.GITHUB_ACTION_REF || 'local'
+      },
+      iidFile: path.join(workDir, 'image.iid'),
+      caSecretFile: plan.caSecretFile
+    },
+    log
+  )
+  // Saved at once, so a later failure does not lose the build.
+  if (settings.cache)
+    await saveImage({ key: plan.key, imageRef: plan.tag, tarPath: imageTarPath(), log })
+  return id
+}
+
+interface CliPlan {
+  key: string
+  binaryPath: string
+}
+
+function planCli(claudeCodeVersion: string): CliPlan {
+  const platform = cliPlatform()
+  return {
+    key: cliCacheKey(claudeCodeVersion, platform),
+    binaryPath: cliBinaryPath(toolCacheRoot(), claudeCodeVersion, platform.arch)
+  }
+}
+
+async function findCli(
+  plan: CliPlan,
+  settings: ImageSettings,
+  log: Logger
+): Promise<CliMount['source'] | undefined> {
+  if (await cliBinaryPresent(plan.binaryPath)) {
+    log.info(`Claude Code binary already on this runner (${plan.binaryPath})`)
+    return 'present'
+  }
+  if (settings.cache && (await restoreCliBinary({ ...plan, log }))) return 'cache'
+  return undefined
+}
+
+async function makeCli(
+  plan: CliPlan,
+  settings: ImageSettings,
+  claudeCodeVersion: string,
+  log: BuildLog
+): Promise<'fetched'> {
+  await fetchCliBinary({
+    version: claudeCodeVersion,
+    builderImage: settings.buildArgs.BUILDER_IMAGE || DEFAULT_BUILDER_IMAGE,
+    caFile: settings.caCertificates,
+    binaryPath: plan.binaryPath,
+    log
+  })
+  if (settings.cache) await saveCliBinary({ ...plan, log })
+  return 'fetched'
+}
+
+function cliMount(plan: CliPlan, source: CliMount['source']): CliMount {
+  return {
+    hostPath: plan.binaryPath,
+    containerPath: CLI_CONTAINER_PATH,
+    source,
+    cacheKey: plan.key
+  }
+}
+
+/** Whether an image asks for the CLI to be mounted (the bundled Dockerfile's label). */
+async function wantsCliMount(ref: string): Promise<boolean> {
+  const result = await docker([
+    'image',
+    'inspect',
+    '--format',
+    `{{index .Config.Labels "${CLI_MOUNT_LABEL}"}}`,
+    ref
+  ])
+  return result.exitCode === 0 && result.stdout.trim() === CLI_CONTAINER_PATH
+}
+
+/**
+ * Gets the agent image and, for images that ask for it, the CLI binary to mount:
+ * - a prebuilt `image` as given (pulled if absent); the CLI is mounted only if it carries the
+ *   bundled Dockerfile's label, otherwise it must bring its own;
+ * - otherwise the image and the CLI are two cache entries, looked for at the same time (already
+ *   on this runner, else restored); whatever is missing is then built or fetched and saved at
+ *   once, so a later failure does not lose it.
  */
 export async function prepareImage(
   settings: ImageSettings,
   claudeCodeVersion: string,
   workDir: string,
   actionDockerDir: string,
-  log: BuildLog
+  log: BuildLog,
+  run: ImageRunContext = { workspace: process.cwd() }
 ): Promise<PreparedImage> {
   const started = Date.now()
+  const cacheLog: Logger = { info: log.info, warning: log.warning }
   if (settings.image) {
     let id = await imageId(settings.image)
     if (!id) {
@@ -77,96 +353,51 @@ export async function prepareImage(
       }
       id = await imageId(settings.image)
     }
+    let cli: CliMount | undefined
+    if (await wantsCliMount(settings.image)) {
+      const cliPlan = planCli(claudeCodeVersion)
+      const source =
+        (await findCli(cliPlan, settings, cacheLog)) ??
+        (await makeCli(cliPlan, settings, claudeCodeVersion, log))
+      cli = cliMount(cliPlan, source)
+    }
     return {
       ref: settings.image,
       id: id ?? '',
       cacheHit: false,
       built: false,
-      setupMs: Date.now() - started
-    }
-  }
-
-  const buildArgs = effectiveBuildArgs(settings, claudeCodeVersion)
-  const context = settings.bundledDockerfile
-    ? prepareBundledContext(actionDockerDir, workDir, settings.caCertificates)
-    : path.dirname(settings.dockerfile)
-  const dockerfile = settings.bundledDockerfile
-    ? path.join(context, 'Dockerfile.agent')
-    : settings.dockerfile
-  const dockerfileText = readFileSync(dockerfile, 'utf8')
-  const caSha = settings.caCertificates
-    ? createHash('sha256').update(readFileSync(settings.caCertificates)).digest('hex')
-    : ''
-  const key = computeImageCacheKey({
-    os: process.env.RUNNER_OS ?? os.platform(),
-    arch: process.env.RUNNER_ARCH ?? os.arch(),
-    dockerfileContent: dockerfileText,
-    // The CA bundle is in the bundled context; it is already in the key by its hash.
-    contextFiles: (await readContextFiles(context)).filter(file => file.path !== 'sandbox-ca.pem'),
-    buildArgs,
-    extraPackages: settings.extraPackages,
-    claudeCodeVersion,
-    caBundleSha256: caSha,
-    baseImageRefs: baseImageRefs(dockerfileText, buildArgs)
-  })
-  // The tag carries the key, so an image already on this runner is found without any restore.
-  const tag =
-    `claude-sandbox-agent:${key.replace(/^claude-sandbox-image-/, '').slice(-60)}`.toLowerCase()
-  const present = await imageId(tag)
-  if (present) {
-    log.info(`The agent image ${tag} is already on this runner`)
-    return {
-      ref: tag,
-      id: present,
-      cacheHit: false,
-      built: false,
       setupMs: Date.now() - started,
-      cacheKey: key
+      cli
     }
   }
 
-  const tarPath = imageTarPath()
-  const cacheLog = { info: log.info, warning: log.warning }
-  if (settings.cache) {
-    const restored = await restoreImage({ key, tarPath, log: cacheLog })
-    if (restored.hit) {
-      // docker save kept the tag, so the loaded image answers to it; its id if the tag is missing.
-      const tagged = await imageId(tag)
-      const id = tagged ?? restored.imageId ?? ''
-      log.info(`Restored the agent image from the cache (key ${key})`)
-      return {
-        ref: tagged ? tag : id,
-        id,
-        cacheHit: true,
-        built: false,
-        setupMs: Date.now() - started,
-        cacheKey: key
-      }
-    }
+  const plan = await planBuild(settings, claudeCodeVersion, workDir, actionDockerDir, run, log)
+  const cliPlan = planCli(claudeCodeVersion)
+  // The bundled image always wants the CLI: look for both at once (two restores in parallel).
+  const [foundImage, foundCli] = await Promise.all([
+    findImage(plan, settings, cacheLog),
+    settings.bundledDockerfile ? findCli(cliPlan, settings, cacheLog) : Promise.resolve(undefined)
+  ])
+  const image = foundImage ?? {
+    id: await makeImage(plan, settings, workDir, log),
+    ref: plan.tag,
+    cacheHit: false
   }
-
-  const id = await buildImage(
-    {
-      dockerfile,
-      context,
-      tag,
-      buildArgs: {
-        ...buildArgs,
-        BUILD_DATE: new Date().toISOString(),
-        VCS_REF: process.env.GITHUB_ACTION_REF || 'local'
-      },
-      iidFile: path.join(workDir, 'image.iid'),
-      caSecretFile: settings.bundledDockerfile ? undefined : settings.caCertificates
-    },
-    log
-  )
-  if (settings.cache) await saveImage({ key, imageRef: tag, tarPath, log: cacheLog })
+  let cli: CliMount | undefined
+  if (settings.bundledDockerfile || (await wantsCliMount(image.ref))) {
+    const source =
+      foundCli ??
+      (settings.bundledDockerfile ? undefined : await findCli(cliPlan, settings, cacheLog)) ??
+      (await makeCli(cliPlan, settings, claudeCodeVersion, log))
+    cli = cliMount(cliPlan, source)
+  }
   return {
-    ref: tag,
-    id,
-    cacheHit: false,
-    built: true,
+    ref: image.ref,
+    id: image.id,
+    cacheHit: image.cacheHit,
+    built: foundImage === undefined,
     setupMs: Date.now() - started,
-    cacheKey: key
+    cacheKey: plan.key,
+    cli
   }
 }

@@ -12,6 +12,17 @@
  * or @mention people.
  */
 
+import {
+  digestPatchText,
+  sectionPath,
+  unquote,
+  type DigestSection,
+  type PatchDigest
+} from '../git/patch-digest.js'
+import { formatSize, type LeftOutFile } from '../git/patch-preamble.js'
+
+export { unquote }
+
 /** GitHub's maximum comment (and pull request body) length. */
 export const COMMENT_LIMIT = 65_536
 
@@ -29,6 +40,12 @@ const TABLE_MAX_ROWS = 150
 
 /** Space held back for the note that lists files whose diff was left out. */
 const LEFT_OUT_RESERVE = 4_000
+
+/** Longest diff of one file in a comment: past it the file's diff is cut, so others fit too. */
+const COMMENT_FILE_MAX = 16_000
+
+/** Longest excerpt of a .gitattributes change in the call-out at the top. */
+const ATTRIBUTES_CALLOUT_MAX = 3_000
 
 export interface CommentFile {
   path: string
@@ -53,6 +70,8 @@ export interface CommentInput {
   deletions: number
   /** The whole patch (`git apply --binary` format); '' when there is none. */
   patch: string
+  /** The patch read with bounded memory (readPatchDigest); used instead of `patch` when given. */
+  digest?: PatchDigest
   finalMessage?: string
   numTurns?: number
   durationMs?: number
@@ -66,6 +85,8 @@ export interface CommentInput {
   repository?: string
   /** Name of the workflow artifact holding the patch, when one was uploaded. */
   artifactName?: string
+  /** That artifact's page (`…/actions/runs/<run>/artifacts/<id>`), when known. */
+  artifactUrl?: string
   /** File name of the patch inside the artifact. */
   patchFileName?: string
   /** Lines shown under the header (e.g. why publishing fell back to a comment). */
@@ -187,38 +208,6 @@ export function splitPatch(patch: string): PatchSection[] {
   })
 }
 
-/** The new path of a section, read from the lines git writes unambiguously. */
-function sectionPath(section: string): string {
-  // Only the header: a hunk line '+++ x' is an added line '++ x', not a file name.
-  const headerEnd = section.search(/^(@@ |GIT binary patch)/m)
-  const lines = (headerEnd < 0 ? section : section.slice(0, headerEnd)).split('\n')
-  for (const line of lines) {
-    if (line.startsWith('+++ ')) {
-      const p = unquote(line.slice(4))
-      if (p !== '/dev/null') return p.replace(/^b\//, '')
-    }
-    if (line.startsWith('rename to ')) return unquote(line.slice(10))
-    if (line.startsWith('copy to ')) return unquote(line.slice(8))
-  }
-  for (const line of lines) {
-    if (line.startsWith('--- ')) {
-      const p = unquote(line.slice(4))
-      if (p !== '/dev/null') return p.replace(/^a\//, '')
-    }
-  }
-  // No ---/+++ lines (mode change, binary, empty file): "diff --git a/X b/X" with equal halves.
-  const first = lines[0]?.slice('diff --git '.length) ?? ''
-  if (first.startsWith('"')) {
-    const m = /^"(?:[^"\\]|\\.)*" ("(?:[^"\\]|\\.)*")$/.exec(first)
-    if (m) return unquote(m[1] as string).replace(/^b\//, '')
-  }
-  const half = (first.length - 1) / 2
-  if (Number.isInteger(half) && first.slice(2, half) === first.slice(half + 3)) {
-    return first.slice(half + 3)
-  }
-  return ''
-}
-
 /**
  * Every path a patch names (old and new sides, renames, copies), read from its headers without
  * applying it: the path policy judges them before git does, so a patch git would refuse (one
@@ -245,41 +234,6 @@ export function patchFilePaths(patch: string): string[] {
     }
   }
   return [...paths]
-}
-
-/** Undoes git's C-style quoting of a path ("a/\303\251" -> a/é). */
-export function unquote(text: string): string {
-  const trimmed = text.replace(/\t$/, '')
-  if (!trimmed.startsWith('"') || !trimmed.endsWith('"')) return trimmed
-  const bytes: number[] = []
-  const body = trimmed.slice(1, -1)
-  const simple: Record<string, number> = {
-    n: 10,
-    t: 9,
-    r: 13,
-    a: 7,
-    b: 8,
-    f: 12,
-    v: 11,
-    '"': 34,
-    '\\': 92
-  }
-  for (let i = 0; i < body.length; i++) {
-    const ch = body[i] as string
-    if (ch !== '\\') {
-      bytes.push(...Buffer.from(ch, 'utf8'))
-      continue
-    }
-    const next = body[i + 1] ?? ''
-    if (/[0-7]/.test(next)) {
-      bytes.push(parseInt(body.slice(i + 1, i + 4), 8))
-      i += 3
-    } else {
-      bytes.push(simple[next] ?? next.charCodeAt(0))
-      i += 1
-    }
-  }
-  return Buffer.from(bytes).toString('utf8')
 }
 
 // ---- pieces --------------------------------------------------------------------------------
@@ -392,47 +346,139 @@ function finalMessageBlock(message: string | undefined): string {
   return `<details open><summary>Final message</summary>\n\n${shown}${more}\n\n</details>\n\n`
 }
 
-function diffBlock(file: CommentFile | undefined, section: PatchSection): string {
+function diffBlock(file: CommentFile | undefined, section: DigestSection, max: number): string {
   const path = file?.path ?? section.path
-  const summary = `<code>${escapeInline(path)}</code> (+${file?.insertions ?? 0} −${file?.deletions ?? 0})`
+  const counts = file ? ` (+${file.insertions} −${file.deletions})` : ''
+  const summary = `<code>${escapeInline(path)}</code>${counts}`
   if (section.binary || file?.binary) {
     const size = file?.size !== undefined ? `, ${plural(file.size, 'byte')}` : ''
     return `<details><summary>${summary}</summary>\n\nBinary file ${file?.status ?? 'changed'}${size}; apply the patch to see it.\n\n</details>\n`
   }
-  const content = section.text.endsWith('\n') ? section.text : `${section.text}\n`
+  let content =
+    section.text.endsWith('\n') || section.text === '' ? section.text : `${section.text}\n`
+  let cut = section.cut
+  if (content.length > max) {
+    content = truncateUtf16(content, max)
+    content = content.slice(0, content.lastIndexOf('\n') + 1)
+    cut = true
+  }
   const fence = fenceFor(content)
-  return `<details><summary>${summary}</summary>\n\n${fence}diff\n${content}${fence}\n\n</details>\n`
+  const note = cut
+    ? `_(cut: the file's diff is ${plural(section.bytes, 'byte')}; the whole of it is in the patch)_\n\n`
+    : ''
+  return `<details><summary>${summary}</summary>\n\n${fence}diff\n${content}${fence}\n\n${note}</details>\n`
+}
+
+/** True for a `.gitattributes` at any depth (the name as Windows and macOS would fold it too). */
+function isAttributesFile(filePath: string): boolean {
+  const name = (filePath.split(/[/\\]/).at(-1) ?? '').toLowerCase().replace(/[. ]+$/, '')
+  return name === '.gitattributes'
+}
+
+/**
+ * The call-out at the top when the change edits a `.gitattributes`: attributes decide how git
+ * and GitHub show (`-diff`, `binary`, `linguist-generated`), convert (`text`, `eol`, `filter`)
+ * and merge files, so a reviewer must see what they become. Only the added and removed lines.
+ */
+export function attributesCallout(
+  sections: readonly DigestSection[],
+  changedPaths: readonly string[] = [],
+  max = ATTRIBUTES_CALLOUT_MAX
+): string {
+  const changed = sections.filter(section => isAttributesFile(section.path))
+  // The file list names every change even when a section's header could not be read.
+  const unread = changedPaths.filter(
+    p => isAttributesFile(p) && !changed.some(section => section.path === p)
+  )
+  if (changed.length === 0 && unread.length === 0) return ''
+  const names = [...changed.map(section => section.path), ...unread]
+    .map(name => `<code>${escapeInline(name)}</code>`)
+    .join(', ')
+  const lines: string[] = []
+  for (const section of changed) {
+    const body = section.text.slice(Math.max(0, section.text.search(/^@@ /m)))
+    const edits = body
+      .split('\n')
+      .filter(line => /^[+-]/.test(line) && !/^(\+\+\+|---) /.test(line))
+    lines.push(
+      `# ${JSON.stringify(section.path)}`,
+      ...(edits.length > 0 ? edits : ['(no line changes: mode, rename or deletion)'])
+    )
+    if (section.cut) lines.push('# … (cut; the whole change is in the patch)')
+  }
+  for (const name of unread) lines.push(`# ${JSON.stringify(name)}: see the patch`)
+  let text = lines.join('\n')
+  if (text.length > max) {
+    text = `${truncateUtf16(text, max).replace(/\n[^\n]*$/, '')}\n# … (more in the patch)`
+  }
+  const fence = fenceFor(text)
+  return (
+    `> [!CAUTION]\n> **This change edits ${names}.** Attributes decide how git and GitHub show files ` +
+    '(`-diff` and `binary` hide their lines, `linguist-generated` folds them away in pull requests), ' +
+    'convert them (`text`, `eol`, `filter`) and merge them. The diffs here are computed from content, ' +
+    'whatever the attributes say. What changes:\n\n' +
+    `${fence}diff\n${text}\n${fence}\n\n`
+  )
+}
+
+/** The files createPatch left out for their size, and how to get them. */
+export function leftOutFilesBlock(files: readonly LeftOutFile[], maxItems = 30): string {
+  if (files.length === 0) return ''
+  const items = files
+    .slice(0, maxItems)
+    .map(file => `- <code>${escapeInline(file.path)}</code> (${formatSize(file.size)})`)
+  if (files.length > maxItems) items.push(`- … and ${plural(files.length - maxItems, 'more file')}`)
+  return (
+    `> [!WARNING]\n> **${plural(files.length, 'file')} left out of the patch** for ${files.length === 1 ? 'its' : 'their'} size ` +
+    '(over `max-file-size`); nothing else of the change is affected. To publish one, commit it yourself, ' +
+    'or raise `max-file-size`.\n\n' +
+    `${items.join('\n')}\n\n`
+  )
+}
+
+/** "[the `name` artifact](url)", or the best this run can say about where its artifacts are. */
+function artifactLink(
+  input: Pick<CommentInput, 'artifactName' | 'artifactUrl' | 'runUrl'>
+): string {
+  const name = input.artifactName ? `<code>${escapeInline(input.artifactName)}</code> ` : ''
+  if (input.artifactUrl) return `[the ${name}artifact](${input.artifactUrl})`
+  const run = input.runUrl ? `[the workflow run](${input.runUrl})` : 'the workflow run'
+  return `the ${name}artifact${name ? '' : 's'} of ${run}`
 }
 
 function applyBlock(input: CommentInput): string {
   const file = input.patchFileName ?? 'claude.patch'
   const lines = ['<details><summary>Apply this change locally</summary>', '']
+  lines.push(
+    `Download <code>${escapeInline(file)}</code> from ${artifactLink(input)}, then run <code>git apply --binary ${escapeInline(file)}</code> in your checkout.`
+  )
   // Only names that need no quoting go into the command (they come from workflow inputs).
   const safe = (text: string | undefined): boolean => !!text && /^[\w./-]+$/.test(text)
   if (safe(input.artifactName) && safe(input.runId) && safe(input.repository) && safe(file)) {
     const fence = '```'
     lines.push(
+      '',
+      'Or with the GitHub CLI:',
+      '',
       `${fence}sh`,
       `gh run download ${input.runId} --repo ${input.repository} --name ${input.artifactName}`,
       `git apply --binary ${file}`,
       fence
-    )
-  } else {
-    const where = input.runUrl ? `[the workflow run](${input.runUrl})` : 'the workflow run'
-    lines.push(
-      `Download the patch from the artifacts of ${where}, then run <code>git apply --binary ${escapeInline(file)}</code> in your checkout.`
     )
   }
   lines.push('', '</details>', '')
   return `${lines.join('\n')}\n`
 }
 
-function whereIsThePatch(input: CommentInput): string {
+function whereIsThePatch(input: CommentInput, digest: PatchDigest): string {
   const run = input.runUrl ? `[the workflow run](${input.runUrl})` : 'the workflow run'
-  const name = input.artifactName ? `\`${escapeInline(input.artifactName)}\` ` : ''
-  return patchFitsSummary(input.patch)
-    ? `The whole patch is in the job summary of ${run} and in its ${name}artifact${name ? '' : 's'}.`
-    : `The whole patch is in the ${name}artifact${name ? '' : 's'} of ${run} (it is too large for the job summary).`
+  const name = input.artifactName ? `<code>${escapeInline(input.artifactName)}</code> ` : ''
+  const artifact = input.artifactUrl
+    ? `[the ${name}artifact](${input.artifactUrl})`
+    : `its ${name}artifact${name ? '' : 's'}`
+  return digest.whole !== undefined
+    ? `The whole patch is in the job summary of ${run} and in ${artifact}.`
+    : `The whole patch is in ${input.artifactUrl ? artifact : `the ${name}artifact${name ? '' : 's'}`} of ${run} (it is too large for the job summary).`
 }
 
 /**
@@ -449,28 +495,74 @@ export function patchFitsSummary(patch: string): boolean {
   )
 }
 
+/** Bytes of diffs the summary shows per file, and in all, when the patch is too large whole. */
+const SUMMARY_FILE_MAX = 64 * 1024
+const SUMMARY_DIFFS_MAX = 800_000
+const SUMMARY_NAMES_MAX = 200
+
 /**
- * The whole patch for the job summary, in a fence its content cannot close, or a note saying
- * where it is when it is too large. The comment promises the patch is there when it fits.
+ * The patch for the job summary: whole, in a fence its content cannot close, when it fits;
+ * otherwise each file's diff cut to its first 64 KiB while 800 KB last, and the rest named.
+ * Takes the patch's digest (readPatchDigest), so a patch of any size is never one string.
  */
-export function renderPatchSummary(patch: string, artifactName?: string): string {
-  if (patch === '') return ''
-  const where = artifactName
-    ? `the \`${escapeInline(artifactName)}\` artifact`
-    : 'the run’s artifacts'
-  if (!patchFitsSummary(patch)) {
-    return `The patch (${plural(Buffer.byteLength(patch, 'utf8'), 'byte')}) is too large to show here; it is in ${where}.\n`
+export function renderPatchSummary(
+  patch: string | PatchDigest,
+  artifactName?: string,
+  artifactUrl?: string
+): string {
+  const digest = typeof patch === 'string' ? digestPatchText(patch) : patch
+  if (digest.bytes === 0) return ''
+  const name = artifactName ? `<code>${escapeInline(artifactName)}</code> ` : ''
+  const where = artifactUrl
+    ? `[the ${name}artifact](${artifactUrl})`
+    : name
+      ? `the ${name}artifact`
+      : 'the run’s artifacts'
+  if (digest.whole !== undefined && digest.bytes <= SUMMARY_PATCH_MAX_BYTES) {
+    const content = digest.whole.endsWith('\n') ? digest.whole : `${digest.whole}\n`
+    const fence = fenceFor(content)
+    return `<details><summary>The whole patch (apply with <code>git apply --binary</code>)</summary>\n\n${fence}diff\n${content}${fence}\n\n</details>\n`
   }
-  const content = patch.endsWith('\n') ? patch : `${patch}\n`
-  const fence = fenceFor(content)
-  return `<details><summary>The whole patch (apply with <code>git apply --binary</code>)</summary>\n\n${fence}diff\n${content}${fence}\n\n</details>\n`
+  let out = `The patch (${plural(digest.bytes, 'byte')}) is too large to show whole here; it is in ${where}. Each file’s diff below is cut to its first ${SUMMARY_FILE_MAX / 1024} KiB.\n\n`
+  let used = 0
+  const unshown: string[] = []
+  for (const section of digest.sections) {
+    if (used >= SUMMARY_DIFFS_MAX || (section.headerOnly && !section.binary)) {
+      unshown.push(section.path)
+      continue
+    }
+    const block = diffBlock(
+      undefined,
+      section,
+      Math.min(SUMMARY_FILE_MAX, SUMMARY_DIFFS_MAX - used)
+    )
+    used += block.length
+    out += block
+  }
+  if (unshown.length > 0) {
+    const names = unshown
+      .slice(0, SUMMARY_NAMES_MAX)
+      .map(name => `<code>${escapeInline(name)}</code>`)
+      .join(', ')
+    const more =
+      unshown.length > SUMMARY_NAMES_MAX
+        ? ` and ${plural(unshown.length - SUMMARY_NAMES_MAX, 'more file')}`
+        : ''
+    out += `\n${plural(unshown.length, 'more file')} not shown here: ${names}${more}.\n`
+  }
+  return out
 }
 
-function leftOutBlock(input: CommentInput, leftOut: CommentFile[], budget: number): string {
+function leftOutBlock(
+  input: CommentInput,
+  digest: PatchDigest,
+  leftOut: CommentFile[],
+  budget: number
+): string {
   if (leftOut.length === 0) return ''
   let text = `**${plural(leftOut.length, 'file')} not shown here**: ${
     leftOut.length === input.files.length ? 'the diff is' : 'their diffs are'
-  } too long for a GitHub comment (${COMMENT_LIMIT.toLocaleString('en-US')} characters). ${whereIsThePatch(input)}\n\n`
+  } too long for a GitHub comment (${COMMENT_LIMIT.toLocaleString('en-US')} characters). ${whereIsThePatch(input, digest)}\n\n`
   let listed = 0
   for (const file of leftOut) {
     const item = `<code>${escapeInline(file.path)}</code>, `
@@ -489,28 +581,38 @@ function leftOutBlock(input: CommentInput, leftOut: CommentFile[], budget: numbe
 /** The sticky comment; never longer than `limit` UTF-16 units. */
 export function renderComment(input: CommentInput, limit = COMMENT_LIMIT): string {
   const budget = limit - SAFETY_MARGIN
-  const header = headerBlock(input)
+  const digest = input.digest ?? digestPatchText(input.patch)
+  // What a reviewer must not miss comes first: attribute edits and files left out for size.
+  const header =
+    headerBlock(input) +
+    '\n' +
+    attributesCallout(
+      digest.sections,
+      input.files.flatMap(f => (f.oldPath === undefined ? [f.path] : [f.path, f.oldPath]))
+    ) +
+    leftOutFilesBlock(digest.leftOut)
   const message = finalMessageBlock(input.finalMessage)
   const apply = input.files.length > 0 ? applyBlock(input) : ''
   const fixed = header.length + message.length + apply.length
   const table = filesTable(input.files, Math.min(12_000, Math.max(0, (budget - fixed) / 3)))
 
-  let body = `${header}\n${table}${message}`
+  let body = `${header}${table}${message}`
   if (input.files.length === 0) {
     body += '_The agent left the repository unchanged._\n'
     return finish(body, limit)
   }
 
-  const sections = splitPatch(input.patch)
+  const sections = digest.sections
   const byPath = new Map(input.files.map(f => [f.path, f]))
   const diffBudget = budget - body.length - apply.length - LEFT_OUT_RESERVE - 40
   let diffs = ''
   const shown = new Set<string>()
   for (const section of sections) {
-    // A section longer than what is left cannot fit; skip it without rendering it.
-    if (!section.binary && section.text.length > diffBudget - diffs.length) continue
-    const file = byPath.get(section.path)
-    const block = diffBlock(file, section)
+    const room = Math.min(COMMENT_FILE_MAX, diffBudget - diffs.length - 400)
+    // Too little room left for a useful excerpt, or nothing kept to show: the file is listed.
+    if (section.headerOnly && !section.binary) continue
+    if (!section.binary && room < Math.min(2_000, section.text.length + 1)) continue
+    const block = diffBlock(byPath.get(section.path), section, Math.max(0, room))
     if (diffs.length + block.length <= diffBudget) {
       diffs += block
       shown.add(section.path)
@@ -518,7 +620,7 @@ export function renderComment(input: CommentInput, limit = COMMENT_LIMIT): strin
   }
   const leftOut = input.files.filter(f => !shown.has(f.path))
   if (diffs !== '') body += `#### Changes\n\n${diffs}\n`
-  body += leftOutBlock(input, leftOut, LEFT_OUT_RESERVE)
+  body += leftOutBlock(input, digest, leftOut, LEFT_OUT_RESERVE)
   body += apply
   return finish(body, limit)
 }
@@ -553,6 +655,14 @@ export function renderPullRequestBody(input: PullRequestBodyInput, limit = COMME
     parts.push(`\n${neutralizeMarkdown(oneLine(input.outcomeMessage, 500))}\n`)
   }
   parts.push('\n')
+  // GitHub's own diff view honours .gitattributes (`-diff`, `linguist-generated`): say so here.
+  if (input.digest) {
+    const changedPaths = input.files.map(f => f.path)
+    parts.push(
+      attributesCallout(input.digest.sections, changedPaths) +
+        leftOutFilesBlock(input.digest.leftOut)
+    )
+  }
   const message = finalMessageBlock(input.finalMessage)
   const footer =
     `\n<sub>Workflow <code>${escapeInline(input.workflow)}</code>, job <code>${escapeInline(input.job)}</code>. ` +

@@ -1,5 +1,11 @@
 import type { AgentOutcome } from '../agent/result.js'
-import { escapeInline, neutralizeMarkdown } from './comment.js'
+import type { PatchDigest } from '../git/patch-digest.js'
+import {
+  attributesCallout,
+  escapeInline,
+  leftOutFilesBlock,
+  neutralizeMarkdown
+} from './comment.js'
 
 /** What the job summary shows; every field optional except the outcome. */
 export interface SummaryData {
@@ -13,8 +19,17 @@ export interface SummaryData {
   }>
   insertions: number
   deletions: number
+  /** The run's files on the runner; listed only when they are not in an uploaded artifact. */
   patchPath?: string
   executionFile?: string
+  gatewayLog?: string
+  networkLog?: string
+  /** The uploaded artifact holding those files (report/artifact.ts). */
+  artifact?: { name: string; url: string }
+  /** Why there is no artifact, when the files should have been in one. */
+  artifactMissing?: string
+  /** The workflow run's page. */
+  runUrl?: string
   image?: { id: string; cacheHit: boolean; setupMs: number; built: boolean }
   published?: string
   /** Markdown listing hosts the egress proxy refused (from the proxy's log). */
@@ -22,6 +37,8 @@ export interface SummaryData {
   /** Markdown on the API door: refused requests, the spend cap, a disbelieved result line. */
   apiDoorMarkdown?: string
   gatewayRequests?: number
+  /** The patch as read by readPatchDigest: for the call-outs (attributes, files left out). */
+  patchDigest?: PatchDigest
 }
 
 const ICON: Record<string, string> = {
@@ -55,6 +72,15 @@ export function renderSummary(data: SummaryData): string {
     neutralizeMarkdown(o.message),
     ''
   )
+  // What a reviewer must not miss, before the figures.
+  if (data.patchDigest) {
+    const callouts =
+      attributesCallout(
+        data.patchDigest.sections,
+        data.files.map(f => f.path)
+      ) + leftOutFilesBlock(data.patchDigest.leftOut)
+    if (callouts !== '') lines.push(callouts)
+  }
   lines.push('| | |', '|---|---|')
   if (o.numTurns !== undefined) lines.push(`| Turns | ${o.numTurns} |`)
   if (o.durationMs !== undefined) lines.push(`| Duration | ${(o.durationMs / 1000).toFixed(1)} s |`)
@@ -91,12 +117,47 @@ export function renderSummary(data: SummaryData): string {
     lines.push('### Final message', '', quoteUntrusted(o.finalMessage), '')
   if (data.deniedHostsMarkdown) lines.push(data.deniedHostsMarkdown, '')
   if (data.apiDoorMarkdown) lines.push(data.apiDoorMarkdown, '')
-  if (data.patchPath || data.executionFile) {
-    lines.push('### Files', '')
-    if (data.patchPath)
-      lines.push(`- Patch: \`${data.patchPath}\` (apply with \`git apply --binary\`)`)
-    if (data.executionFile) lines.push(`- Transcript: \`${data.executionFile}\``)
-    lines.push('')
-  }
+  lines.push(...filesSection(data))
   return lines.join('\n')
+}
+
+/**
+ * Where the patch, the transcript and the logs are: a link to the artifact and to the run, never
+ * a path on a runner that is gone by the time anyone reads this. Only when there is no artifact
+ * are the paths listed, as the one place the files are (until the job ends, on a hosted runner).
+ */
+function filesSection(data: SummaryData): string[] {
+  const run = data.runUrl ? `[the workflow run](${data.runUrl})` : undefined
+  if (data.artifact) {
+    return [
+      '### Files',
+      '',
+      `- [Artifact <code>${escapeInline(data.artifact.name)}</code>](${data.artifact.url}): the patch (apply with \`git apply --binary\`), the transcript and the gateway and network logs`,
+      ...(run ? [`- Log: ${run}`] : []),
+      ''
+    ]
+  }
+  const paths: Array<[string, string | undefined]> = [
+    ['Patch', data.patchPath],
+    ['Transcript', data.executionFile],
+    ['Gateway log', data.gatewayLog],
+    ['Network log', data.networkLog]
+  ]
+  const listed = paths.filter((entry): entry is [string, string] => entry[1] !== undefined)
+  if (listed.length === 0 && !run) return []
+  const lines = ['### Files', '']
+  if (data.artifactMissing) {
+    lines.push(
+      `Not uploaded as an artifact (${escapeCell(data.artifactMissing)}); the files are on the runner, which removes them when the job ends:`,
+      ''
+    )
+  }
+  for (const [label, file] of listed) {
+    lines.push(
+      `- ${label}: \`${file}\`${label === 'Patch' ? ' (apply with `git apply --binary`)' : ''}`
+    )
+  }
+  if (run) lines.push(`- Log: ${run}`)
+  lines.push('')
+  return lines
 }

@@ -35,8 +35,22 @@ export interface ContainerSpec {
    * it behaves as it would with the real one (an OAuth token picks other model defaults).
    */
   credentialKind?: 'api-key' | 'oauth'
+  /**
+   * The Claude Code CLI binary the action provides, mounted read-only (images built from the
+   * bundled Dockerfile do not contain it; see src/image/cli-binary.ts).
+   */
+  cliBinary?: { hostPath: string; containerPath: string }
   /** Name of a CA bundle inside socketDir to trust in the sandbox. */
   caBundleName?: string
+  /** The runner's tool cache (its host path is also its path inside), mounted read-only. */
+  toolCache?: string
+  /**
+   * The repository's host path, where it is mounted a second time (with its .git read-only on
+   * top, as at /workspace), so what the job installed into it with absolute paths works inside.
+   */
+  workspaceAlias?: string
+  /** PATH and toolchain variables from tool-cache.ts; the `env` input wins over them. */
+  toolchainEnv?: Record<string, string>
   command: string[]
 }
 
@@ -45,7 +59,7 @@ export interface ContainerSpec {
  * input. Nothing of the runner's own environment (tokens, INPUT_*, cloud credentials) is here.
  */
 export function containerEnv(spec: ContainerSpec): Record<string, string> {
-  const env: Record<string, string> = { ...spec.userEnv }
+  const env: Record<string, string> = { ...spec.toolchainEnv, ...spec.userEnv }
   Object.assign(env, {
     HOME: spec.home,
     CI: 'true',
@@ -106,6 +120,10 @@ export function dockerRunArgs(spec: ContainerSpec): string[] {
     '--hostname',
     'claude-sandbox',
     '--init',
+    // The action reads the output from the attached client; a daemon-side log copy would write
+    // whatever the agent prints (gigabytes, if it wants) to the runner's disk a second time.
+    '--log-driver',
+    'none',
     '--user',
     `${spec.user.uid}:${spec.user.gid}`,
     '--cap-drop',
@@ -137,6 +155,18 @@ export function dockerRunArgs(spec: ContainerSpec): string[] {
     '--workdir',
     '/workspace'
   ]
+  if (spec.cliBinary) {
+    args.push('--volume', `${spec.cliBinary.hostPath}:${spec.cliBinary.containerPath}:ro`)
+  }
+  if (spec.workspaceAlias) {
+    args.push(
+      '--volume',
+      `${spec.workspace}:${spec.workspaceAlias}:rw`,
+      '--volume',
+      `${spec.gitPath}:${spec.workspaceAlias}/${path.basename(spec.gitPath)}:ro`
+    )
+  }
+  if (spec.toolCache) args.push('--volume', `${spec.toolCache}:${spec.toolCache}:ro`)
   for (const key of Object.keys(env).sort()) {
     const fromUser = key in spec.userEnv && env[key] === spec.userEnv[key]
     args.push('--env', fromUser ? key : `${key}=${env[key]}`)

@@ -10,8 +10,9 @@
  */
 import * as core from '@actions/core'
 import { readFileSync, writeFileSync } from 'node:fs'
+import os from 'node:os'
 import path from 'node:path'
-import { claudeArgs } from '../agent/claude-args.js'
+import { claudeArgs, type NoteToolchain } from '../agent/claude-args.js'
 import type { ContainerOutcome } from '../agent/result.js'
 import { TranscriptReader } from '../agent/stream.js'
 import { GATEWAY_SOCKET, IMAGE_USER, PROXY_SOCKET, State } from '../constants.js'
@@ -26,9 +27,11 @@ import { runContainer } from './container.js'
 import { checkDaemonSeesDirectory } from './daemon-visibility.js'
 import type { ApiFigures } from './api-ledger.js'
 import { apiDoorFor, type ApiDoor } from './api-door.js'
+import { withDiskGuard } from './disk-guard.js'
 import { startGateway, type Gateway } from './gateway.js'
 import { startEgressProxy, type DeniedHost, type EgressProxy } from './proxy.js'
 import { clientEnvForRun, dockerRunArgs, type ContainerSpec } from './run-args.js'
+import { prepareToolchain, type Toolchain, type ToolchainSetup } from './tool-cache.js'
 import { upstreamProxyFor } from './upstream-proxy.js'
 import { agentUser, lendWorkspaceTo, returnWorkspace } from './workspace.js'
 
@@ -66,23 +69,43 @@ export async function runSandboxSession(input: SessionInput): Promise<SessionRes
   const doors = await openDoors(settings, paths, apiDoor, caPem)
   const started = Date.now()
   try {
-    const spec = containerSpec(input, doors.proxy !== undefined, doors.caBundleName)
+    const toolchain = await prepareToolchain({
+      enabled: sandbox.runnerToolCache,
+      workspace: sandbox.workspace,
+      image: image.ref,
+      user: agentUser().user,
+      home: IMAGE_USER.home,
+      runId: paths.runId,
+      hostPrivate: [
+        process.env.RUNNER_TEMP ?? '',
+        os.homedir(),
+        paths.workDir,
+        '/var/run/docker.sock'
+      ].filter(Boolean),
+      log: { info: message => core.info(message), warning: message => core.warning(message) }
+    })
+    const spec = containerSpec(input, doors.proxy !== undefined, doors.caBundleName, toolchain)
     const { container, transcript } = await withAgentWorkspace(input, spec, async () => {
       const transcript = new TranscriptReader(paths.executionFile, line => core.info(line))
       core.startGroup(
         `Claude Code in the sandbox (${sandbox.network} network, timeout ${task.timeoutMs / 60000} min)`
       )
       try {
-        const container = await runContainer({
-          name: spec.name,
-          args: dockerRunArgs(spec),
-          clientEnv: clientEnvForRun(spec),
-          stdin: task.prompt,
-          onStdout: chunk => transcript.write(chunk),
-          onStderrLine: line => core.info(`[stderr] ${line}`),
-          timeoutMs: task.timeoutMs,
-          cancel: AbortSignal.any([input.cancel, apiDoor.stop])
-        })
+        const container = await withDiskGuard(
+          { workspace: sandbox.workspace, floor: sandbox.minFreeDisk },
+          input.cancel,
+          cancel =>
+            runContainer({
+              name: spec.name,
+              args: dockerRunArgs(spec),
+              clientEnv: clientEnvForRun(spec),
+              stdin: task.prompt,
+              onStdout: chunk => transcript.write(chunk),
+              onStderrLine: line => core.info(`[stderr] ${line}`),
+              timeoutMs: task.timeoutMs,
+              cancel: AbortSignal.any([cancel, apiDoor.stop])
+            })
+        )
         return { container, transcript }
       } finally {
         core.endGroup()
@@ -192,9 +215,14 @@ function jsonLines(lines: string[]): string {
 }
 
 /** The hardened container's specification for this run (see run-args.ts for the arguments). */
-function containerSpec(input: SessionInput, proxy: boolean, caBundleName?: string): ContainerSpec {
+function containerSpec(
+  input: SessionInput,
+  proxy: boolean,
+  caBundleName: string | undefined,
+  toolchain: ToolchainSetup
+): ContainerSpec {
   const { settings, paths } = input
-  const { sandbox, task, credentials } = settings
+  const { sandbox, task, credentials, publish } = settings
   return {
     name: `claude-sandbox-${paths.runId}`,
     runId: paths.runId,
@@ -212,7 +240,26 @@ function containerSpec(input: SessionInput, proxy: boolean, caBundleName?: strin
     userEnv: sandbox.env,
     credentialKind: credentials.apiKey ? 'api-key' : 'oauth',
     caBundleName,
-    command: claudeArgs(task, sandbox.network)
+    cliBinary: input.image.cli,
+    toolCache: toolchain.toolCache,
+    workspaceAlias: toolchain.workspaceAlias,
+    toolchainEnv: toolchain.env,
+    command: claudeArgs(task, {
+      network: sandbox.network,
+      allowedDomains: parseAllowedDomains(sandbox.allowedDomains).entries.map(e => e.source),
+      protectedPaths: publish.protectedPaths,
+      toolchains: toolchain.toolchains.map(noteToolchain),
+      availableToolchains: toolchain.available.map(noteToolchain),
+      workspaceAlias: toolchain.workspaceAlias
+    })
+  }
+}
+
+function noteToolchain(toolchain: Toolchain): NoteToolchain {
+  return {
+    tool: toolchain.tool,
+    version: toolchain.version,
+    binDir: toolchain.pathEntries[0] ?? toolchain.dir
   }
 }
 

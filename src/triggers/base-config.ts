@@ -9,7 +9,7 @@ import {
   symlink,
   writeFile
 } from 'node:fs/promises'
-import { join } from 'node:path'
+import { join, posix } from 'node:path'
 import { ConfigurationError, errorMessage } from '../errors.js'
 import { createGit, type Git } from '../git/git.js'
 
@@ -37,6 +37,14 @@ import { createGit, type Git } from '../git/git.js'
  *
  * Files are never written or removed through a symbolic link: a path whose parent directory is a
  * link (or a file) in the working tree is skipped and reported.
+ *
+ * `@path` imports: Claude Code reads the files a memory file names as `@path` (relative to that
+ * file, or absolute, or `~/…`), up to five hops deep, from the disk — inside the container that
+ * is /workspace, the pull request's head. So every Markdown config file placed from the base is
+ * rewritten: each import is made inert (put in a code span, which the CLI does not read imports
+ * from) and, where it names a file of the repository, that file's base-branch version is
+ * appended below, with its own imports handled the same way (see withBaseImports). Imports
+ * leaving the repository (`~/`, other absolute paths) are made inert and not followed.
  */
 
 export type EntryState =
@@ -114,7 +122,13 @@ export async function useBaseBranchAgentConfig(
       continue
     }
     const blob = base.get(path)
-    const placed: EntryState = blob ? await blobState(git, blob) : { kind: 'absent' }
+    let placed: EntryState = blob ? await blobState(git, blob) : { kind: 'absent' }
+    if (placed.kind === 'file' && path.endsWith('.md')) {
+      const text = Buffer.from(placed.base64, 'base64').toString('utf8')
+      const rewritten = await withBaseImports(git, baseSha, path, text)
+      if (rewritten !== text)
+        placed = { ...placed, base64: Buffer.from(rewritten, 'utf8').toString('base64') }
+    }
     if (!sameState(original, placed)) planned.push({ path, original, placed })
   }
 
@@ -170,6 +184,149 @@ export async function restoreHeadAgentConfig(
   }
   result.discarded.sort()
   return result
+}
+
+// --- @path imports -------------------------------------------------------------------------
+
+/** Claude Code's import depth (five hops), and our bounds on what is inlined. */
+const MAX_IMPORT_DEPTH = 5
+const MAX_IMPORTED_FILES = 20
+const MAX_IMPORTED_BYTES = 256 * 1024
+/** Where the repository is inside the container: an absolute import under it is a repo path. */
+const CONTAINER_WORKSPACE = '/workspace/'
+
+/** An `@` a memory file's Markdown could make an import of (not an e-mail address's). */
+const IMPORT_TOKEN = /(?<![A-Za-z0-9])@((?:[^\s\\`]|\\ )+)/g
+
+/** Characters that end a sentence or close Markdown around an import rather than belong to it. */
+const TRAILING_PUNCTUATION = /[*_~)\]>.,;:!?'"]+$/
+
+/**
+ * What Claude Code (2.1.330) would read for an import token: the path without a `#fragment`,
+ * with `\ ` unescaped, if it is one it follows (`./x`, `~/x`, `/x`, or a name starting with a
+ * letter, digit, `.`, `_` or `-`); undefined otherwise.
+ */
+export function importTarget(token: string): string | undefined {
+  const path = token.split('#')[0]?.replaceAll('\\ ', ' ') ?? ''
+  if (path === '' || path === '/') return undefined
+  if (path.startsWith('./') || path.startsWith('~/') || path.startsWith('/')) return path
+  if (/^[A-Za-z0-9._-]/.test(path)) return path
+  return undefined
+}
+
+/**
+ * The repository path an import in `fromPath` names, or undefined when it leaves the repository
+ * (home, other absolute paths, `..` above the root, `.git`).
+ */
+export function importRepoPath(fromPath: string, target: string): string | undefined {
+  if (target.startsWith('~')) return undefined
+  const joined = target.startsWith('/')
+    ? target.startsWith(CONTAINER_WORKSPACE)
+      ? target.slice(CONTAINER_WORKSPACE.length)
+      : undefined
+    : posix.join(posix.dirname(fromPath), target)
+  if (joined === undefined) return undefined
+  const normal = posix.normalize(joined)
+  if (normal === '.' || normal.startsWith('../') || normal === '..' || normal.startsWith('/'))
+    return undefined
+  if (normal.split('/').includes('.git')) return undefined
+  return normal
+}
+
+/**
+ * Makes every import in `text` inert: outside fenced code blocks and code spans (where the CLI
+ * reads none), each `@path` it would follow becomes a code span. Returns the new text and the
+ * import targets, in order.
+ */
+export function neutraliseImports(text: string): { text: string; targets: string[] } {
+  const targets: string[] = []
+  const out: string[] = []
+  let fence: string | undefined
+  for (const line of text.split('\n')) {
+    const marker = /^ {0,3}(`{3,}|~{3,})/.exec(line)?.[1]
+    if (fence) {
+      if (marker && marker[0] === fence[0] && marker.length >= fence.length) fence = undefined
+      out.push(line)
+      continue
+    }
+    if (marker) {
+      fence = marker
+      out.push(line)
+      continue
+    }
+    // Code spans stay as they are; only the text between them is rewritten.
+    const parts = line.split(/(`+[^`]*?`+)/)
+    out.push(
+      parts
+        .map((part, index) =>
+          index % 2 === 1
+            ? part
+            : part.replace(IMPORT_TOKEN, (match, token: string) => {
+                if (importTarget(token) === undefined) return match
+                // `**@docs/a.md**.`: Markdown's emphasis and the sentence's full stop are not
+                // part of the path the author meant (the CLI's Markdown parser agrees).
+                const core = token.replace(TRAILING_PUNCTUATION, '')
+                const target = importTarget(core)
+                if (target === undefined) return `\`${match}\``
+                targets.push(target)
+                return `${match.slice(0, match.indexOf('@'))}\`@${core}\`${token.slice(core.length)}`
+              })
+        )
+        .join('')
+    )
+  }
+  return { text: out.join('\n'), targets }
+}
+
+/**
+ * `text` (a base-branch Markdown config file at `path`) with its imports made inert and the
+ * base-branch versions of the repository files they name appended, recursively up to Claude
+ * Code's depth, each file once, within MAX_IMPORTED_FILES and MAX_IMPORTED_BYTES. A text
+ * without imports is returned unchanged.
+ */
+export async function withBaseImports(
+  git: Git,
+  baseSha: string,
+  path: string,
+  text: string
+): Promise<string> {
+  const first = neutraliseImports(text)
+  if (first.targets.length === 0) return text
+  const sections: string[] = []
+  const seen = new Set<string>([path])
+  let bytes = 0
+  const queue = first.targets.map(target => ({ from: path, target, depth: 1 }))
+  while (queue.length > 0) {
+    const next = queue.shift()
+    if (!next) break
+    const repoPath = importRepoPath(next.from, next.target)
+    if (!repoPath || seen.has(repoPath) || next.depth > MAX_IMPORT_DEPTH) continue
+    seen.add(repoPath)
+    if (seen.size > MAX_IMPORTED_FILES + 1) break
+    const content = await baseTextFile(git, baseSha, repoPath)
+    if (content === undefined || bytes + content.length > MAX_IMPORTED_BYTES) continue
+    bytes += content.length
+    const imported = neutraliseImports(content)
+    sections.push(
+      `Contents of ${repoPath} (imported above as \`@${next.target}\`; read from the pull request's base branch):\n\n${imported.text.trimEnd()}`
+    )
+    for (const target of imported.targets)
+      queue.push({ from: repoPath, target, depth: next.depth + 1 })
+  }
+  return [first.text.trimEnd(), ...sections].join('\n\n---\n\n') + '\n'
+}
+
+/** A regular file's text at `path` in the base commit; undefined for links, binaries, absence. */
+async function baseTextFile(git: Git, sha: string, path: string): Promise<string | undefined> {
+  const listed = await git.tryRun(['ls-tree', '-z', '--full-tree', sha, '--', path])
+  const record = listed.stdout.toString('utf8').split('\0')[0] ?? ''
+  const tab = record.indexOf('\t')
+  if (listed.exitCode !== 0 || tab < 0 || record.slice(tab + 1) !== path) return undefined
+  const [mode = '', type = '', oid = ''] = record.slice(0, tab).split(' ')
+  if (type !== 'blob' || (mode !== '100644' && mode !== '100755')) return undefined
+  const content = (await git.run(['cat-file', 'blob', oid])).stdout
+  if (content.length > MAX_IMPORTED_BYTES || content.subarray(0, 8000).includes(0)) return undefined
+  return content.toString('utf8')
 }
 
 // --- git ------------------------------------------------------------------------------------

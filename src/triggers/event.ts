@@ -21,10 +21,14 @@ import { sanitizeUntrustedText } from './sanitize.js'
  *   label-trigger makes the label the only way issue and pull request events start the agent.
  * - schedule, workflow_dispatch, push, repository_dispatch, merge_group: run; only people with
  *   write access can cause them, and they carry no text from anyone else.
+ * - workflow_run (completed): runs when the run failed and was for a pull request of this
+ *   repository (GitHub lists only those in the payload; a fork's pull request is listed by
+ *   none), and whoever triggered that run has write permission. No text of the payload is given
+ *   to the agent: the workflow adds what it wants (the failed jobs' logs) itself, delimited as
+ *   untrusted (see examples/ci-failure-fix.yml).
  * - No event at all (a local run): run.
- * - Anything else (workflow_run, discussion, release, ...): does not run. Some of them can be
- *   caused by anyone (workflow_run follows a fork's workflow), so they are refused rather than
- *   guessed at.
+ * - Anything else (discussion, release, ...): does not run. Some of them can be caused by
+ *   anyone, so they are refused rather than guessed at.
  */
 
 export interface UntrustedText {
@@ -98,6 +102,8 @@ export function decideTrigger(input: TriggerInput): TriggerDecision {
     case 'pull_request':
     case 'pull_request_target':
       return decidePullRequest(input, payload)
+    case 'workflow_run':
+      return decideWorkflowRun(payload)
     default:
       return skips(
         `the ${event} event is not a trigger this action understands (use issue_comment, ` +
@@ -291,6 +297,41 @@ function decidePullRequest(input: TriggerInput, payload: Rec): TriggerDecision {
     // the agent when whoever pushed could have written to the repository anyway.
     return { run: true, reason, needsPermissionCheck: { actor: sender }, ...context }
   return { run: true, reason, ...context }
+}
+
+function decideWorkflowRun(payload: Rec): TriggerDecision {
+  const action = str(payload.action)
+  const run = asRecord(payload.workflow_run)
+  const name = str(run.name) || 'a workflow'
+  if (action !== 'completed') return skips(`${name} run was ${action || 'changed'}, not completed`)
+  const conclusion = str(run.conclusion)
+  if (conclusion !== 'failure')
+    return skips(`${name} run ended with ${conclusion || 'no conclusion'}, not failure`)
+  const listed = Array.isArray(run.pull_requests) ? run.pull_requests : []
+  const pr = asRecord(listed[0])
+  if (listed.length === 0 || !num(pr.number))
+    return skips(
+      `the failed ${name} run is not for a pull request of this repository (GitHub lists none ` +
+        `for a fork's); ask on a fork's pull request with a comment instead`
+    )
+  // The run's listing names repositories by URL only; the full names are beside it.
+  const baseRepo = str(asRecord(payload.repository).full_name)
+  const headRepo = str(asRecord(run.head_repository).full_name)
+  const pullRequest = pullRequestFromPayload({
+    ...pr,
+    base: { ...asRecord(pr.base), repo: { full_name: baseRepo } },
+    head: { ...asRecord(pr.head), repo: { full_name: headRepo } }
+  })
+  const actor = login(run.triggering_actor) || login(run.actor) || login(payload.sender)
+  return {
+    run: true,
+    reason: `${name} failed on pull request #${pullRequest.number} (run by @${actor})`,
+    needsPermissionCheck: { actor },
+    untrusted: [],
+    pullRequest,
+    pullRequestNumber: pullRequest.number,
+    issueNumber: pullRequest.number
+  }
 }
 
 /** The pull request as the payload's `pull_request` object (or the REST API) describes it. */

@@ -35,19 +35,54 @@ const OTHER_INVISIBLES =
 // (Inside a Markdown code block a comment is visible; removing it there loses an example, not
 // a hidden instruction.)
 const HTML_COMMENT = /<!--(?:>|->|[\s\S]*?(?:--!?>|$))/g
+// Link reference definitions (CommonMark): `[label]: destination "optional title"` at a line's
+// start, indented at most three spaces, the title possibly on the next line. They render as
+// nothing, which makes `[//]: # (hidden text)` and `[comment]: <> (hidden text)` the Markdown
+// way of hiding a comment. Footnote definitions (`[^1]: …`) render, and are kept. Removed
+// wherever they appear, even where CommonMark would show them (inside a paragraph or a code
+// block): a few lost characters there are cheaper than a missed hidden instruction.
+const LINK_REFERENCE_DEFINITION =
+  /^ {0,3}\[(?!\^)(?:[^\]\\\n]|\\.){0,999}\]:[ \t]*\n?[ \t]*(?:<[^>\n]*>|[^\s<][^\s]*)(?:[ \t]*\n?[ \t]*(?:"(?:[^"\\]|\\.)*"|'(?:[^'\\]|\\.)*'|\((?:[^()\\]|\\.)*\)))?[ \t]*(?:\n|$)/gm
+// What a reader sees of an image is the image, not its alt text; of a link, its text, not the
+// title shown only on hover.
+const IMAGE_ALT_TEXT = /!\[((?:[^\]\\]|\\.)*)\](?=[([])/g
+const LINK_TITLE =
+  /(\]\((?:<[^>\n]*>|[^\s()]+))[ \t\n]+(?:"(?:[^"\\]|\\.)*"|'(?:[^'\\]|\\.)*'|\((?:[^()\\]|\\.)*\))[ \t]*\)/g
+// Attributes of HTML tags that hold text a reader never sees (alt, title, aria-*, data-*,
+// placeholder).
+const HTML_TAG = /<[A-Za-z][A-Za-z0-9-]*(?:\s[^<>]*)?>/g
+const HIDDEN_ATTRIBUTE =
+  /\s(?:alt|title|placeholder|aria-[\w-]+|data-[\w-]+)\s*=\s*(?:"[^"]*"|'[^']*'|[^\s"'>]+)/gi
+// Character references render as their character: decoded, the agent reads what the reader
+// read (and invisible ones are then removed with the others). `<`, `>` and `&` stay encoded: on
+// GitHub `&lt;!--` is visible text, not a comment. Named ones only for invisible characters.
+const NUMERIC_REFERENCE = /&#(?:[xX]([0-9A-Fa-f]{1,6})|([0-9]{1,7}));/g
+const INVISIBLE_NAMED_REFERENCE =
+  /&(?:ZeroWidthSpace|NegativeVeryThinSpace|NegativeThinSpace|NegativeMediumSpace|NegativeThickSpace|zwj|zwnj|lrm|rlm|shy|NoBreak|InvisibleTimes|InvisibleComma|ic|it|af|ApplyFunction);/g
+
+function decodeNumericReference(match: string, hex?: string, decimal?: string): string {
+  const code = hex !== undefined ? parseInt(hex, 16) : Number(decimal)
+  if (!Number.isInteger(code) || code > 0x10ffff || (code >= 0xd800 && code <= 0xdfff)) return match
+  if (code === 0x3c || code === 0x3e || code === 0x26) return match
+  return String.fromCodePoint(code)
+}
+
 // A high surrogate not followed by a low one, or a low one not preceded by a high one.
 const LONE_SURROGATE = /[\uD800-\uDBFF](?![\uDC00-\uDFFF])|(?<![\uD800-\uDBFF])[\uDC00-\uDFFF]/g
 
 /**
  * Removes what GitHub does not show a reader and normalises what it shows differently:
  * HTML comments (nested, unterminated and ones assembled from pieces around removed invisible
- * characters included), Unicode format characters (zero-width, bidi controls, tags), other
+ * characters included), hidden Markdown (stripHiddenMarkdown), character references decoded
+ * (except `&#60;`, `&#62;`, `&#38;`), Unicode format characters (zero-width, bidi controls, tags), other
  * invisible characters and control characters except tab and newline; CRLF, CR, U+2028 and
  * U+2029 become `\n`; lone surrogates become U+FFFD. Text longer than
  * MAX_UNTRUSTED_TEXT_LENGTH is cut there and ends with a note saying how much was removed.
  */
 export function sanitizeUntrustedText(text: string): string {
   let clean = text
+    .replace(NUMERIC_REFERENCE, decodeNumericReference)
+    .replace(INVISIBLE_NAMED_REFERENCE, '')
     .replace(LONE_SURROGATE, '\uFFFD')
     .replace(/\r\n?|[\u2028\u2029]/g, '\n')
     .replace(FORMAT_CHARACTERS, '')
@@ -59,7 +94,27 @@ export function sanitizeUntrustedText(text: string): string {
     previous = clean
     clean = clean.replace(HTML_COMMENT, '')
   }
+  clean = stripHiddenMarkdown(clean)
   return truncate(clean, MAX_UNTRUSTED_TEXT_LENGTH)
+}
+
+/**
+ * Removes Markdown and HTML that GitHub renders as nothing or shows only on hover: link
+ * reference definitions, images' alt text, links' titles, and the alt, title, aria-, data- and
+ * placeholder attributes of HTML tags.
+ */
+export function stripHiddenMarkdown(text: string): string {
+  let clean = text
+  // Removing one definition can line up another (`[a]: x [b]: y` never does, but a title that
+  // swallowed a line can); repeat until none is left. Every pass shortens the text.
+  for (let previous = ''; previous !== clean;) {
+    previous = clean
+    clean = clean.replace(LINK_REFERENCE_DEFINITION, '')
+  }
+  return clean
+    .replace(IMAGE_ALT_TEXT, '![]')
+    .replace(LINK_TITLE, '$1)')
+    .replace(HTML_TAG, tag => tag.replace(HIDDEN_ATTRIBUTE, ''))
 }
 
 function truncate(text: string, limit: number): string {
