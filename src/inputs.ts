@@ -13,6 +13,7 @@ import type {
 import { DEFAULT_MAX_FILE_BYTES, resolveProtectedPaths } from './git/path-policy.js'
 import { DEFAULT_CLAUDE_CODE_VERSION } from './constants.js'
 import { parseAllowedDomains } from './sandbox/allow-list.js'
+import { parseModelPrices } from './sandbox/pricing.js'
 import { parseDiskFloor } from './sandbox/disk-guard.js'
 
 /** Reads one input by its action.yml name; '' when unset. core.getInput in the action. */
@@ -179,6 +180,20 @@ function parsePositiveNumber(value: string, inputName: string, fallback: number)
   const n = Number(v)
   if (!/^\d*\.?\d+$/.test(v) || !Number.isFinite(n) || n <= 0) {
     throw new ConfigurationError(`Input \`${inputName}\` must be a positive number, got "${value}"`)
+  }
+  return n
+}
+
+/** `max-budget-usd`: USD, above zero; empty means no cap. */
+function parseBudget(value: string): number | undefined {
+  const text = value.trim().replace(/^\$/, '')
+  if (text === '') return undefined
+  const n = Number(text)
+  if (!Number.isFinite(n) || n <= 0) {
+    throw new ConfigurationError(
+      `Input \`max-budget-usd\` must be an amount in USD above 0, such as 5 or 0.50, got "${value.trim()}"`,
+      'Leave it empty for no cap'
+    )
   }
   return n
 }
@@ -386,6 +401,8 @@ export function getSettings(read: InputReader, env: NodeJS.ProcessEnv = process.
       cpus,
       pidsLimit: parsePositiveInteger(read('pids-limit'), 'pids-limit') ?? 1024,
       workspace,
+      maxBudgetUsd: parseBudget(read('max-budget-usd')),
+      modelPrices: parseModelPrices(read('model-prices')),
       minFreeDisk,
       runnerToolCache: parseBoolean(read('runner-tool-cache'), 'runner-tool-cache', true)
     },

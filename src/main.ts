@@ -93,7 +93,8 @@ async function runAction(cancel: AbortSignal): Promise<AgentOutcome | undefined>
       session.transcript.result,
       session.transcript.lastAssistantText,
       { timeoutMs: task.timeoutMs, memory: sandbox.memory, pidsLimit: sandbox.pidsLimit },
-      session.transcript.sessionId
+      session.transcript.sessionId,
+      { api: session.api, durationMs: session.durationMs }
     )
     const patch = await createPatch(sandbox.workspace, paths.patchPath, {
       maxFileBytes: settings.publish.maxFileBytes,

@@ -3,6 +3,7 @@
  * inputs in action.yml (see shared design: action-interface.md); defaults are applied here, so
  * nothing downstream re-reads an input.
  */
+import type { PriceTable } from './sandbox/pricing.js'
 import type { DiskFloor } from './sandbox/disk-guard.js'
 
 export type NetworkMode = 'restricted' | 'open'
@@ -41,6 +42,10 @@ export interface SandboxSettings {
   cpus: string
   pidsLimit: number
   workspace: string
+  /** `max-budget-usd`: the gateway refuses every request once the spend reaches it. */
+  maxBudgetUsd?: number
+  /** The price table the spend is counted with (built-in, with `model-prices` applied). */
+  modelPrices: PriceTable
   /** `min-free-disk`: below this free space on the workspace's filesystem the agent is stopped. */
   minFreeDisk: DiskFloor
   /** `runner-tool-cache`: mount the runner's tool cache read-only (src/sandbox/tool-cache.ts). */

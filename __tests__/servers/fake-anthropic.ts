@@ -37,11 +37,21 @@ export interface ApiErrorSpec {
   headers?: Record<string, string>
 }
 
+/** Usage figures a turn bills instead of the estimate (for the gateway's spend cap and figures). */
+export interface UsageSpec {
+  input_tokens?: number
+  output_tokens?: number
+  cache_read_input_tokens?: number
+  cache_creation_input_tokens?: number
+}
+
 interface TurnTiming {
   /** Wait this long before sending the response status and headers. */
   delayMs?: number
   /** Wait this long between server-sent events (a slow stream). */
   eventDelayMs?: number
+  /** Bill these figures (streamed in message_start/message_delta, or in the JSON body). */
+  usage?: UsageSpec
 }
 
 /** The model calls tools (stop_reason `tool_use`); `text` is an optional preamble block. */
@@ -88,6 +98,8 @@ export interface RecordedRequest {
   kind: 'main' | 'side' | 'count_tokens' | 'unknown'
   /** Index of the scenario turn served, for main-loop requests. */
   turn?: number
+  /** When the answer was complete (ms since the epoch). */
+  answeredAt?: number
 }
 
 export interface FakeAnthropic {
@@ -190,12 +202,14 @@ export async function startFakeAnthropic(
       if (!isMainLoop(request)) {
         record.kind = 'side'
         await sendMessage(res, request.stream === true, model, inputTokens, sideAnswer(request), {})
+        record.answeredAt = Date.now()
         return
       }
       record.kind = 'main'
       const picked = picker.pick(countAssistantMessages(request))
       record.turn = picked.index
       await serveTurn(res, request.stream === true, model, inputTokens, picked.turn)
+      record.answeredAt = Date.now()
       return
     }
     sendJson(
@@ -233,7 +247,10 @@ export async function startFakeAnthropic(
         })
       }
     }
-    await sendMessage(res, stream, model, inputTokens, blocks, { eventDelayMs: turn.eventDelayMs })
+    await sendMessage(res, stream, model, inputTokens, blocks, {
+      eventDelayMs: turn.eventDelayMs,
+      usage: turn.usage
+    })
   }
 
   async function sendMessage(
@@ -242,16 +259,17 @@ export async function startFakeAnthropic(
     model: string,
     inputTokens: number,
     content: ContentBlock[],
-    timing: { eventDelayMs?: number }
+    timing: { eventDelayMs?: number; usage?: UsageSpec }
   ): Promise<void> {
     const stopReason = content.some(block => block.type === 'tool_use') ? 'tool_use' : 'end_turn'
-    const outputTokens = Math.max(1, estimateTokens(JSON.stringify(content)))
+    const outputTokens =
+      timing.usage?.output_tokens ?? Math.max(1, estimateTokens(JSON.stringify(content)))
     const id = newId('msg_')
     const requestId = newId('req_')
     const usage = {
-      input_tokens: inputTokens,
-      cache_creation_input_tokens: 0,
-      cache_read_input_tokens: 0,
+      input_tokens: timing.usage?.input_tokens ?? inputTokens,
+      cache_creation_input_tokens: timing.usage?.cache_creation_input_tokens ?? 0,
+      cache_read_input_tokens: timing.usage?.cache_read_input_tokens ?? 0,
       output_tokens: outputTokens,
       service_tier: 'standard'
     }

@@ -53,7 +53,23 @@ describe('daemon loss', () => {
       },
       undefined,
       'half way',
-      { timeoutMs: 60_000, memory: '4g', pidsLimit: 1024 }
+      { timeoutMs: 60_000, memory: '4g', pidsLimit: 1024 },
+      undefined,
+      {
+        api: {
+          forwarded: 1,
+          refused: [],
+          costUsd: 0.01,
+          inputTokens: 10,
+          outputTokens: 1,
+          cacheReadTokens: 0,
+          cacheWriteTokens: 0,
+          webSearches: 0,
+          turns: 1,
+          lastTurnStopReason: 'tool_use',
+          unpricedModels: []
+        }
+      }
     )
     expect(outcome).toMatchObject({
       conclusion: 'failure',

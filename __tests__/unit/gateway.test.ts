@@ -8,7 +8,12 @@ import { createServer as createHttpsServer } from 'node:https'
 import type { AddressInfo } from 'node:net'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
-import { startGateway, type Gateway, type GatewayLogEntry } from '../../src/sandbox/gateway.js'
+import {
+  startGateway,
+  type Gateway,
+  type GatewayLogEntry,
+  type GatewayOptions
+} from '../../src/sandbox/gateway.js'
 import { startFakeAnthropic, type FakeAnthropic } from '../servers/fake-anthropic.js'
 import { selfSignedCertificate } from '../helpers/tls.js'
 
@@ -77,9 +82,15 @@ const fakes: FakeAnthropic[] = []
 async function gatewayTo(
   upstream: string,
   credentials: { apiKey?: string; oauthToken?: string } = { apiKey: REAL_KEY },
-  name = `gw-${gateways.length}.sock`
+  name = `gw-${gateways.length}.sock`,
+  options: Partial<GatewayOptions> = {}
 ): Promise<Gateway> {
-  const gateway = await startGateway({ socketPath: join(dir, name), upstream, credentials })
+  const gateway = await startGateway({
+    socketPath: join(dir, name),
+    upstream,
+    credentials,
+    ...options
+  })
   gateways.push(gateway)
   return gateway
 }
@@ -220,7 +231,7 @@ describe('credential gateway', () => {
           type: 'error',
           error: {
             type: 'permission_error',
-            message: `claude-sandbox gateway: path not allowed: ${method} ${path.split('?')[0]}`
+            message: `claude-sandbox gateway refused the request: path not allowed: ${method} ${path.split('?')[0]}`
           }
         })
       }
@@ -409,5 +420,197 @@ describe('credential gateway', () => {
       })
     ).rejects.toThrow(/must not contain credentials/)
     expect(existsSync(socketPath)).toBe(false)
+  })
+})
+
+describe('the API door', () => {
+  const FORBIDDEN: Array<[string, Record<string, unknown>, Record<string, string>]> = [
+    [
+      'mcp_servers',
+      { ...MESSAGES_BODY, mcp_servers: [{ type: 'url', url: 'https://x', name: 'x' }] },
+      {}
+    ],
+    [
+      'web_fetch',
+      { ...MESSAGES_BODY, tools: [{ type: 'web_fetch_20250910', name: 'web_fetch' }] },
+      {}
+    ],
+    ['beta', MESSAGES_BODY, { 'anthropic-beta': 'files-api-2025-04-14' }]
+  ]
+
+  it('refuses what the policy refuses with a non-retryable 403, before the upstream sees it', async () => {
+    const upstream = await fake([{ text: 'hello' }])
+    const refusals: string[] = []
+    const gateway = await gatewayTo(upstream.url, { apiKey: REAL_KEY }, 'policy.sock', {
+      onRefused: (_entry, reason) => refusals.push(reason)
+    })
+    for (const [, body, headers] of FORBIDDEN) {
+      const response = await callGateway(gateway.socketPath, {
+        path: '/v1/messages?beta=true',
+        headers,
+        body
+      })
+      expect(response.status).toBe(403)
+      expect(response.headers['x-should-retry']).toBe('false')
+      const error = JSON.parse(response.body) as { type: string; error: { type: string } }
+      expect(error).toMatchObject({ type: 'error', error: { type: 'permission_error' } })
+    }
+    expect(upstream.requests).toHaveLength(0)
+    expect(gateway.entries.map(entry => entry.refused)).toEqual([
+      'field mcp_servers',
+      'tool web_fetch_20250910',
+      'beta files-api-2025-04-14'
+    ])
+    expect(gateway.figures().refused.map(group => group.count)).toEqual([1, 1, 1])
+    expect(refusals).toEqual([
+      expect.stringContaining('top-level field not allowed: mcp_servers'),
+      expect.stringContaining('server tool not allowed: web_fetch_20250910'),
+      expect.stringContaining('anthropic-beta flag not allowed: files-api-2025-04-14')
+    ])
+    // An allowed request passes afterwards; its session id is the one the host keeps, and a
+    // later request cannot replace it.
+    for (const session of ['session-of-the-cli', 'session-the-agent-chose']) {
+      const ok = await callGateway(gateway.socketPath, {
+        path: '/v1/messages?beta=true',
+        headers: { 'x-claude-code-session-id': session },
+        body: MESSAGES_BODY
+      })
+      expect(ok.status).toBe(200)
+    }
+    expect(upstream.requests).toHaveLength(2)
+    expect(gateway.figures().sessionId).toBe('session-of-the-cli')
+  })
+
+  it('counts usage, turns and the last stop reason from streamed and JSON answers', async () => {
+    const usage = { input_tokens: 100_000, output_tokens: 10_000, cache_read_input_tokens: 50_000 }
+    const upstream = await fake([
+      { tools: [{ name: 'Bash', input: { command: 'true' } }], usage },
+      { text: 'done', usage }
+    ])
+    const gateway = await gatewayTo(upstream.url)
+    const first = await callGateway(gateway.socketPath, {
+      path: '/v1/messages?beta=true',
+      body: { ...MESSAGES_BODY, model: 'claude-sonnet-4-5' }
+    })
+    expect(first.body).toContain('message_delta')
+    expect(gateway.figures()).toMatchObject({ turns: 1, lastTurnStopReason: 'tool_use' })
+    await callGateway(gateway.socketPath, {
+      path: '/v1/messages?beta=true',
+      body: {
+        ...MESSAGES_BODY,
+        model: 'claude-sonnet-4-5',
+        stream: false,
+        messages: [
+          { role: 'user', content: 'hi' },
+          { role: 'assistant', content: 'x' },
+          { role: 'user', content: 'go on' }
+        ]
+      }
+    })
+    const figures = gateway.figures()
+    expect(figures).toMatchObject({
+      forwarded: 2,
+      turns: 2,
+      lastTurnStopReason: 'end_turn',
+      inputTokens: 200_000,
+      outputTokens: 20_000,
+      cacheReadTokens: 100_000
+    })
+    // claude-sonnet-4-5: $3 in, $15 out, $0.30 cache read per million; twice.
+    expect(figures.costUsd).toBeCloseTo(2 * (0.3 + 0.15 + 0.015), 10)
+  })
+
+  it('refuses every request once max-budget-usd is reached, with a 402 the CLI does not retry', async () => {
+    const usage = { input_tokens: 200_000, output_tokens: 1000 }
+    const upstream = await fake([
+      { tools: [{ name: 'Bash', input: { command: 'true' } }], usage },
+      { tools: [{ name: 'Bash', input: { command: 'true' } }], usage },
+      { text: 'never', usage }
+    ])
+    const reached: number[] = []
+    const gateway = await gatewayTo(upstream.url, { apiKey: REAL_KEY }, 'budget.sock', {
+      maxBudgetUsd: 1,
+      onBudgetReached: figures => reached.push(figures.costUsd)
+    })
+    const ask = (turn: number) =>
+      callGateway(gateway.socketPath, {
+        path: '/v1/messages?beta=true',
+        body: {
+          ...MESSAGES_BODY,
+          model: 'claude-opus-4-1', // $15 per million input: $3 a request here
+          messages: Array.from({ length: 2 * turn + 1 }, (_, i) => ({
+            role: i % 2 ? 'assistant' : 'user',
+            content: 'x'
+          }))
+        }
+      })
+    expect((await ask(0)).status).toBe(200)
+    expect(reached).toHaveLength(1)
+    const refused = await ask(1)
+    expect(refused.status).toBe(402)
+    expect(refused.headers['x-should-retry']).toBe('false')
+    expect(JSON.parse(refused.body)).toMatchObject({ error: { type: 'billing_error' } })
+    expect(refused.body).toContain('max-budget-usd (1) reached')
+    expect(upstream.requests).toHaveLength(1)
+    expect(gateway.figures()).toMatchObject({
+      budget: { capUsd: 1, reached: true },
+      refused: [{ rule: 'max-budget-usd', count: 1 }]
+    })
+    expect(reached).toHaveLength(1)
+  })
+
+  it('gives up on an upstream that answers nothing (idle timeout): 504, logged', async () => {
+    const upstream = await fake([{ hang: true }])
+    const gateway = await gatewayTo(upstream.url, { apiKey: REAL_KEY }, 'idle.sock', {
+      idleTimeoutMs: 300
+    })
+    const response = await callGateway(gateway.socketPath, {
+      path: '/v1/messages?beta=true',
+      body: MESSAGES_BODY
+    })
+    expect(response.status).toBe(504)
+    expect(response.body).toContain('sent nothing for')
+    expect(response.elapsedMs).toBeLessThan(3000)
+    expect(gateway.entries[0]).toMatchObject({ status: 504, allowed: true })
+  })
+
+  it('cuts a stream that goes silent mid-way (idle timeout)', async () => {
+    const upstream = await fake([{ text: 'slow', eventDelayMs: 2000 }])
+    const gateway = await gatewayTo(upstream.url, { apiKey: REAL_KEY }, 'stall.sock', {
+      idleTimeoutMs: 300
+    })
+    const outcome = await callGateway(gateway.socketPath, {
+      path: '/v1/messages?beta=true',
+      body: MESSAGES_BODY
+    }).then(
+      response => `ended ${response.status} ${response.body.length}`,
+      (error: unknown) => `failed ${String(error)}`
+    )
+    expect(outcome).toMatch(/^failed .*(aborted|socket hang up|ECONNRESET)/)
+    expect(gateway.entries[0]?.error).toContain('sent nothing for')
+  })
+
+  it('gives up on a connection not made in time (connect timeout, here a proxy that never answers CONNECT)', async () => {
+    const silent = createHttpServer()
+    const held: Array<{ destroy(): void }> = []
+    silent.on('connect', (_req, socket) => held.push(socket)) // accepts CONNECT, never answers
+    await new Promise<void>(resolve => silent.listen(0, '127.0.0.1', resolve))
+    try {
+      const proxyPort = (silent.address() as AddressInfo).port
+      const gateway = await gatewayTo('https://127.0.0.1:9', { apiKey: REAL_KEY }, 'conn.sock', {
+        upstreamProxy: `http://127.0.0.1:${proxyPort}`,
+        connectTimeoutMs: 300
+      })
+      const response = await callGateway(gateway.socketPath, {
+        path: '/v1/messages?beta=true',
+        body: MESSAGES_BODY
+      })
+      expect(response.status).toBe(504)
+      expect(response.body).toContain('no connection within')
+      expect(response.elapsedMs).toBeLessThan(3000)
+    } finally {
+      for (const socket of held) socket.destroy()
+      await new Promise<void>(resolve => silent.close(() => resolve()))
+    }
   })
 })

@@ -1,3 +1,4 @@
+import { MODEL_PRICES } from '../../src/sandbox/pricing.js'
 import { describe, it, expect, beforeAll, afterAll } from '@jest/globals'
 import { copyFileSync, mkdtempSync, rmSync, symlinkSync, writeFileSync } from 'node:fs'
 import os from 'node:os'
@@ -83,6 +84,8 @@ describe('getSettings defaults', () => {
       cpus: '2',
       pidsLimit: 1024,
       workspace,
+      maxBudgetUsd: undefined,
+      modelPrices: MODEL_PRICES,
       minFreeDisk: { text: '1g', bytes: 1024 ** 3 },
       runnerToolCache: true
     })
@@ -138,6 +141,22 @@ describe('getSettings defaults', () => {
     expect(s.credentials.baseUrl).toBe('http://litellm.internal:4000')
   })
 
+  it('reads the spend cap and price overrides', () => {
+    const s = settings({
+      'max-budget-usd': '$2.50',
+      'model-prices':
+        '{"my-litellm-model": {"input": 1, "output": 2}, "*": {"input": 9, "output": 9}}'
+    })
+    expect(s.sandbox.maxBudgetUsd).toBe(2.5)
+    expect(s.sandbox.modelPrices['my-litellm-model']).toMatchObject({
+      input: 1,
+      output: 2,
+      cacheRead: 0.1
+    })
+    expect(s.sandbox.modelPrices['*']).toMatchObject({ input: 9, output: 9 })
+    expect(s.sandbox.modelPrices['claude-sonnet-4-5']).toEqual(MODEL_PRICES['claude-sonnet-4-5'])
+  })
+
   it.each([
     ['512m', { text: '512m', bytes: 512 * 1024 ** 2 }],
     ['1.5g', { text: '1.5g', bytes: 1.5 * 1024 ** 3 }],
@@ -183,6 +202,25 @@ describe('getSettings refuses bad inputs', () => {
     expect(configurationError(() => settings({ 'max-turns': value })).message).toBe(
       `Input \`max-turns\` must be a positive whole number, got "${value}"`
     )
+  })
+
+  it.each(['0', '-2', 'abc', '1e400'])('refuses max-budget-usd %s', value => {
+    const error = configurationError(() => settings({ 'max-budget-usd': value }))
+    expect(error.message).toBe(
+      `Input \`max-budget-usd\` must be an amount in USD above 0, such as 5 or 0.50, got "${value}"`
+    )
+    expect(error.remedy).toBe('Leave it empty for no cap')
+  })
+
+  it.each([
+    ['{', /^Input `model-prices` is not JSON/],
+    ['[1]', /^Input `model-prices` must be a JSON object$/],
+    ['{"m": 3}', /^Input `model-prices`: "m" must map to an object$/],
+    ['{"m": {"input": 3}}', /^Input `model-prices`: "m" needs both "input" and "output"$/],
+    ['{"m": {"input": 3, "output": -1}}', /"m"\.output must be a number ≥ 0$/],
+    ['{"m": {"input": 3, "output": 15, "cahce_read": 1}}', /unknown field "cahce_read" for "m"$/]
+  ])('refuses model-prices %s', (value, message) => {
+    expect(configurationError(() => settings({ 'model-prices': value })).message).toMatch(message)
   })
 
   it.each(['0', 'abc'])('refuses timeout-minutes %s', value => {

@@ -5,9 +5,34 @@ import type {
   SDKResultMessage,
   SDKResultSuccess
 } from '@anthropic-ai/claude-agent-sdk'
-import { decideOutcome, type ContainerOutcome, type OutcomeLimits } from '../../src/agent/result.js'
+import {
+  decideOutcome,
+  type ContainerOutcome,
+  type HostView,
+  type OutcomeLimits
+} from '../../src/agent/result.js'
+import type { ApiFigures } from '../../src/sandbox/api-ledger.js'
 
 const LIMITS: OutcomeLimits = { timeoutMs: 1_800_000, memory: '4g', pidsLimit: 1024 }
+
+/** What the gateway counted: a conversation that ended (its last answer was end_turn). */
+function api(extra: Partial<ApiFigures> = {}): ApiFigures {
+  return {
+    forwarded: 4,
+    refused: [],
+    costUsd: 0.0421,
+    inputTokens: 1200,
+    outputTokens: 300,
+    cacheReadTokens: 0,
+    cacheWriteTokens: 0,
+    webSearches: 0,
+    turns: 3,
+    lastTurnStopReason: 'end_turn',
+    unpricedModels: [],
+    ...extra
+  }
+}
+const HOST: HostView = { api: api(), durationMs: 4321 }
 
 function container(extra: Partial<ContainerOutcome> = {}): ContainerOutcome {
   return {
@@ -53,19 +78,25 @@ describe('decideOutcome precedence', () => {
   const everything = container({ cancelled: true, timedOut: true, oomKilled: true, exitCode: 137 })
 
   it('cancelled beats timeout, timeout beats out-of-memory, out-of-memory beats the result', () => {
-    expect(decideOutcome(everything, success(), undefined, LIMITS).conclusion).toBe('cancelled')
+    expect(
+      decideOutcome(everything, success(), undefined, LIMITS, undefined, HOST).conclusion
+    ).toBe('cancelled')
     const timedOut = decideOutcome(
       { ...everything, cancelled: false },
       success(),
       undefined,
-      LIMITS
+      LIMITS,
+      undefined,
+      HOST
     )
     expect(timedOut.conclusion).toBe('timeout')
     const oom = decideOutcome(
       { ...everything, cancelled: false, timedOut: false },
       success(),
       undefined,
-      LIMITS
+      LIMITS,
+      undefined,
+      HOST
     )
     expect(oom.conclusion).toBe('failure')
     expect(oom.message).toContain('ran out of memory')
@@ -74,41 +105,71 @@ describe('decideOutcome precedence', () => {
 
 describe('decideOutcome messages', () => {
   it('names timeout-minutes with its value, fractions included', () => {
-    const whole = decideOutcome(container({ timedOut: true }), undefined, 'partial', LIMITS)
+    const whole = decideOutcome(
+      container({ timedOut: true }),
+      undefined,
+      'partial',
+      LIMITS,
+      undefined,
+      HOST
+    )
     expect(whole.message).toContain('timeout-minutes (30)')
-    const fraction = decideOutcome(container({ timedOut: true }), undefined, undefined, {
-      ...LIMITS,
-      timeoutMs: 18_000
-    })
+    const fraction = decideOutcome(
+      container({ timedOut: true }),
+      undefined,
+      undefined,
+      {
+        ...LIMITS,
+        timeoutMs: 18_000
+      },
+      undefined,
+      HOST
+    )
     expect(fraction.message).toContain('timeout-minutes (0.3)')
-    const odd = decideOutcome(container({ timedOut: true }), undefined, undefined, {
-      ...LIMITS,
-      timeoutMs: 59_940
-    })
+    const odd = decideOutcome(
+      container({ timedOut: true }),
+      undefined,
+      undefined,
+      {
+        ...LIMITS,
+        timeoutMs: 59_940
+      },
+      undefined,
+      HOST
+    )
     expect(odd.message).toContain('timeout-minutes (0.999)')
     expect(fraction.message).toContain('partial work kept')
   })
 
   it('names the memory limit when the container was killed for memory', () => {
-    const oom = decideOutcome(container({ oomKilled: true, exitCode: 137 }), undefined, '', {
-      ...LIMITS,
-      memory: '512m'
-    })
+    const oom = decideOutcome(
+      container({ oomKilled: true, exitCode: 137 }),
+      undefined,
+      '',
+      {
+        ...LIMITS,
+        memory: '512m'
+      },
+      undefined,
+      HOST
+    )
     expect(oom.message).toContain('limit memory: 512m')
     expect(oom.message).toContain('`memory`')
   })
 
-  it('is a success with the final message and all figures copied from the result', () => {
-    expect(decideOutcome(container(), success(), 'earlier text', LIMITS, 'stream-id')).toEqual({
+  it('is a success with the final message from the result and the figures from the host', () => {
+    expect(
+      decideOutcome(container(), success(), 'earlier text', LIMITS, 'stream-id', HOST)
+    ).toEqual({
       conclusion: 'success',
       message: 'The agent finished',
       finalMessage: 'All tests pass now.',
       sessionId: 'session-from-result',
-      numTurns: 9,
-      durationMs: 65_432,
-      costUsd: 0.1234,
-      inputTokens: 1500,
-      outputTokens: 320
+      numTurns: 3,
+      durationMs: 4321,
+      costUsd: 0.0421,
+      inputTokens: 1200,
+      outputTokens: 300
     })
   })
 
@@ -117,7 +178,9 @@ describe('decideOutcome messages', () => {
       container({ exitCode: 1 }),
       success({ is_error: true, result: 'API Error: 401 invalid x-api-key' }),
       undefined,
-      LIMITS
+      LIMITS,
+      undefined,
+      HOST
     )
     expect(outcome.conclusion).toBe('failure')
     expect(outcome.message).toBe(
@@ -130,7 +193,9 @@ describe('decideOutcome messages', () => {
       container({ exitCode: 1 }),
       failure('error_max_turns', { num_turns: 5 }),
       'I was about to',
-      LIMITS
+      LIMITS,
+      undefined,
+      HOST
     )
     expect(outcome.conclusion).toBe('failure')
     expect(outcome.message).toContain('reached max-turns (5)')
@@ -143,7 +208,9 @@ describe('decideOutcome messages', () => {
       container({ exitCode: 1 }),
       failure('error_during_execution', { errors: ['boom', 'bang'] }),
       undefined,
-      LIMITS
+      LIMITS,
+      undefined,
+      HOST
     )
     expect(outcome.message).toBe('The agent failed (error_during_execution): boom; bang')
   })
@@ -153,7 +220,9 @@ describe('decideOutcome messages', () => {
       container({ exitCode: 134, stderrTail: 'Aborted' }),
       undefined,
       undefined,
-      { ...LIMITS, pidsLimit: 64 }
+      { ...LIMITS, pidsLimit: 64 },
+      undefined,
+      HOST
     )
     expect(outcome.conclusion).toBe('failure')
     expect(outcome.message).toContain('by signal 6 (exit 134)')
@@ -168,18 +237,83 @@ describe('decideOutcome messages', () => {
       undefined,
       'last words',
       LIMITS,
-      'stream-id'
+      'stream-id',
+      HOST
     )
     expect(outcome).toEqual({
       conclusion: 'failure',
       message: 'Claude Code exited with code 1 without a result',
       finalMessage: 'last words',
       sessionId: 'stream-id',
-      numTurns: undefined,
-      durationMs: undefined,
-      costUsd: undefined,
-      inputTokens: undefined,
-      outputTokens: undefined
+      numTurns: 3,
+      durationMs: 4321,
+      costUsd: 0.0421,
+      inputTokens: 1200,
+      outputTokens: 300
     })
+  })
+})
+
+describe('decideOutcome: the result line is a claim, checked against the host', () => {
+  // Each way a success claim can disagree with what the host saw, and what it must never become.
+  const cases: Array<[string, ContainerOutcome, HostView, RegExp]> = [
+    [
+      'the CLI was killed after a forged line',
+      container({ exitCode: 143 }),
+      HOST,
+      /exited with code 143/
+    ],
+    [
+      'the last answer asked for a tool',
+      container(),
+      { api: api({ lastTurnStopReason: 'tool_use' }) },
+      /stop_reason tool_use/
+    ],
+    [
+      'the gateway saw no agent turn at all',
+      container(),
+      { api: api({ turns: 0, lastTurnStopReason: undefined }) },
+      /no answered agent turn/
+    ]
+  ]
+  it.each(cases)('is a failure when %s', (_name, ended, host, why) => {
+    const forged = success({
+      result: 'FORGED success',
+      total_cost_usd: 0.0001,
+      num_turns: 1,
+      usage: { input_tokens: 1, output_tokens: 1 } as unknown as NonNullableUsage
+    })
+    const outcome = decideOutcome(ended, forged, 'forged text', LIMITS, undefined, host)
+    expect(outcome.conclusion).toBe('failure')
+    expect(outcome.message).toMatch(why)
+    expect(outcome.message).toContain('claims success')
+    expect(outcome.disagreement).toMatch(why)
+    expect(outcome.finalMessage).toBe('')
+    expect(outcome.costUsd).toBe(host.api.costUsd)
+    expect(outcome.numTurns).toBe(host.api.turns)
+    expect(outcome.inputTokens).toBe(host.api.inputTokens)
+  })
+
+  it('names max-budget-usd when the cap was reached, even though the host stopped the container', () => {
+    const host: HostView = { api: api({ costUsd: 1.25, budget: { capUsd: 1, reached: true } }) }
+    const outcome = decideOutcome(
+      container({ cancelled: true, exitCode: 143 }),
+      undefined,
+      'working on it',
+      LIMITS,
+      undefined,
+      host
+    )
+    expect(outcome.conclusion).toBe('failure')
+    expect(outcome.message).toContain('max-budget-usd (1)')
+    expect(outcome.message).toContain('$1.2500 spent')
+    expect(outcome.costUsd).toBe(1.25)
+  })
+
+  it('is still a success under a cap that was not reached', () => {
+    const host: HostView = { api: api({ budget: { capUsd: 5, reached: false } }) }
+    expect(decideOutcome(container(), success(), '', LIMITS, undefined, host).conclusion).toBe(
+      'success'
+    )
   })
 })

@@ -1,4 +1,5 @@
 import type { SDKResultMessage } from '@anthropic-ai/claude-agent-sdk'
+import { conversationEnded, type ApiFigures } from '../sandbox/api-ledger.js'
 
 export type Conclusion = 'success' | 'failure' | 'timeout' | 'cancelled'
 
@@ -24,6 +25,14 @@ export interface AgentOutcome {
   costUsd?: number
   inputTokens?: number
   outputTokens?: number
+  /** Set when the CLI's result line claimed success and the host saw otherwise: what differed. */
+  disagreement?: string
+}
+
+/** What the host itself saw of the run: the gateway's figures and the container's wall time. */
+export interface HostView {
+  api: ApiFigures
+  durationMs?: number
 }
 
 export interface OutcomeLimits {
@@ -37,25 +46,62 @@ function minutes(ms: number): string {
   return Number.isInteger(m) ? `${m}` : String(Number(m.toFixed(3)))
 }
 
-/** Decides the conclusion from how the container ended and the CLI's result message. */
+/**
+ * Decides the conclusion from how the container ended, what the host saw (the gateway's figures)
+ * and the CLI's result message. The result line is a claim: anything in the container can write
+ * to the CLI's stdout. So the figures always come from the gateway, and `success` needs all of:
+ * the CLI exited 0, its result says success, and the gateway saw the conversation end (its last
+ * agent-loop answer was not a tool call). A success claim that disagrees is ignored: it becomes
+ * neither the conclusion, nor the final message, nor the figures.
+ */
 export function decideOutcome(
   container: ContainerOutcome,
   result: SDKResultMessage | undefined,
   lastAssistantText: string | undefined,
   limits: OutcomeLimits,
-  sessionId?: string
+  sessionId: string | undefined,
+  host: HostView
 ): AgentOutcome {
+  const claimsSuccess = result?.subtype === 'success' && !result.is_error
+  const doubts: string[] = []
+  if (claimsSuccess) {
+    if (container.exitCode !== 0) doubts.push(`Claude Code exited with code ${container.exitCode}`)
+    if (!conversationEnded(host.api)) {
+      const last = host.api.lastTurnStopReason
+      doubts.push(
+        last === undefined
+          ? 'the gateway saw no answered agent turn'
+          : `the API's last answer did not end the conversation (stop_reason ${last})`
+      )
+    }
+  }
+  const disagreement = doubts.length > 0 ? doubts.join('; ') : undefined
   const base: AgentOutcome = {
     conclusion: 'failure',
     message: '',
     finalMessage:
-      result && result.subtype === 'success' ? result.result : (lastAssistantText ?? ''),
-    sessionId: result?.session_id ?? sessionId,
-    numTurns: result?.num_turns,
-    durationMs: result?.duration_ms,
-    costUsd: result?.total_cost_usd,
-    inputTokens: result ? result.usage.input_tokens : undefined,
-    outputTokens: result ? result.usage.output_tokens : undefined
+      claimsSuccess && !disagreement
+        ? result.result
+        : disagreement
+          ? ''
+          : (lastAssistantText ?? ''),
+    // The gateway's (from the CLI's first request) before any line of the CLI's stdout.
+    sessionId: host.api.sessionId ?? (disagreement ? undefined : result?.session_id) ?? sessionId,
+    numTurns: host.api.turns,
+    durationMs: host.durationMs,
+    costUsd: host.api.costUsd,
+    inputTokens: host.api.inputTokens,
+    outputTokens: host.api.outputTokens,
+    ...(disagreement ? { disagreement } : {})
+  }
+  // First: reaching the cap is why the host stopped the container (as a cancellation would).
+  const budget = host.api.budget
+  if (budget?.reached) {
+    return {
+      ...base,
+      conclusion: 'failure',
+      message: `The spend cap max-budget-usd (${budget.capUsd}) was reached: $${host.api.costUsd.toFixed(4)} spent, counted by the gateway; further API requests were refused and the agent was stopped, its partial work kept. Raise \`max-budget-usd\` or narrow the task`
+    }
   }
   if (container.cancelled) {
     return {
@@ -80,7 +126,14 @@ export function decideOutcome(
     }
   }
   if (result) {
-    if (result.subtype === 'success' && !result.is_error) {
+    if (claimsSuccess && disagreement) {
+      return {
+        ...base,
+        conclusion: 'failure',
+        message: `Claude Code's result line claims success, but the host saw otherwise: ${disagreement}. The claim was ignored (conclusion, final message and figures come from the host); nothing is committed from this run`
+      }
+    }
+    if (claimsSuccess) {
       return { ...base, conclusion: 'success', message: 'The agent finished' }
     }
     if (result.subtype === 'success') {

@@ -9,6 +9,7 @@ import type { RunPaths } from '../run-paths.js'
 import type { SessionResult } from '../sandbox/session.js'
 import { runPageUrl, type ArtifactOutcome } from './artifact.js'
 import { renderPatchSummary } from './comment.js'
+import { formatApiDoor } from './api-door.js'
 import { formatDeniedHosts } from './denied-hosts.js'
 import { renderSummary } from './summary.js'
 
@@ -57,6 +58,7 @@ export async function writeJobSummary(input: JobSummaryInput): Promise<void> {
         deniedHostsMarkdown: formatDeniedHosts(session.deniedHosts, {
           omitted: session.deniedHostsOmitted
         }),
+        apiDoorMarkdown: formatApiDoor(session.api, outcome),
         gatewayRequests: session.gatewayRequests,
         published: input.published,
         patchDigest: digest

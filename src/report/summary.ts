@@ -34,6 +34,8 @@ export interface SummaryData {
   published?: string
   /** Markdown listing hosts the egress proxy refused (from the proxy's log). */
   deniedHostsMarkdown?: string
+  /** Markdown on the API door: refused requests, the spend cap, a disbelieved result line. */
+  apiDoorMarkdown?: string
   gatewayRequests?: number
   /** The patch as read by readPatchDigest: for the call-outs (attributes, files left out). */
   patchDigest?: PatchDigest
@@ -114,6 +116,7 @@ export function renderSummary(data: SummaryData): string {
   if (o.finalMessage.trim() !== '')
     lines.push('### Final message', '', quoteUntrusted(o.finalMessage), '')
   if (data.deniedHostsMarkdown) lines.push(data.deniedHostsMarkdown, '')
+  if (data.apiDoorMarkdown) lines.push(data.apiDoorMarkdown, '')
   lines.push(...filesSection(data))
   return lines.join('\n')
 }

@@ -19,6 +19,12 @@
  * Everything else the binary knows about (files, batches, skills, sessions, organizations, OAuth
  * account endpoints, ...) is refused: with the real key attached, those would let a hijacked agent
  * store data in, or read it from, the account.
+ *
+ * It is also the API door's guard (security-model.md, "The API door"): each request body is read
+ * (bounded) and checked by api-policy.ts before anything is sent, and forwarded re-serialized so
+ * the API parses exactly what was checked; each response's usage is read as it streams through
+ * (usage-meter.ts) and booked by api-ledger.ts, which owns the run's cost, tokens and turns and
+ * enforces `max-budget-usd`. Upstream connections have a connect and an idle timeout.
  */
 import { chmod, lstat, unlink } from 'node:fs/promises'
 import {
@@ -33,9 +39,14 @@ import {
 } from 'node:http'
 import { Agent as HttpsAgent, request as httpsRequest } from 'node:https'
 import type { Socket } from 'node:net'
-import { rootCertificates } from 'node:tls'
+import { rootCertificates, TLSSocket } from 'node:tls'
+import { createBrotliDecompress, createGunzip, createInflate } from 'node:zlib'
 import { errorMessage } from '../errors.js'
+import { ApiLedger, type ApiFigures } from './api-ledger.js'
+import { checkPath, checkRequest, MAX_REQUEST_BYTES, type PolicyOptions } from './api-policy.js'
+import { MODEL_PRICES, type PriceTable } from './pricing.js'
 import { TunnelingAgent } from './upstream-proxy.js'
+import { tapFor, type ResponseTap } from './usage-meter.js'
 
 export interface GatewayCredentials {
   /** Sent as `x-api-key`. */
@@ -56,7 +67,27 @@ export interface GatewayOptions {
   upstreamProxy?: string
   /** Extra PEM certificates to trust for the upstream (a TLS-inspecting proxy's CA). */
   upstreamCa?: string
+  /** What the request policy lets through besides the CLI's own shape (web search). */
+  policy?: PolicyOptions
+  /** Prices of the usage (the built-in table, or `model-prices` applied to it). */
+  prices?: PriceTable
+  /** `max-budget-usd`: once the spend reaches it, every further request is refused. */
+  maxBudgetUsd?: number
+  /** Called once when the spend reaches `maxBudgetUsd`. */
+  onBudgetReached?: (figures: ApiFigures) => void
+  /** Called for each refused request (after `log`), e.g. to warn in the job's log. */
+  onRefused?: (entry: GatewayLogEntry, reason: string) => void
+  /** Give up on an upstream connection not made within this (default 30 s). */
+  connectTimeoutMs?: number
+  /**
+   * Give up on an upstream response that sends nothing for this long (default 10 min, the CLI's
+   * own API timeout, so a slow but live answer is never cut first by the gateway).
+   */
+  idleTimeoutMs?: number
 }
+
+export const DEFAULT_CONNECT_TIMEOUT_MS = 30_000
+export const DEFAULT_IDLE_TIMEOUT_MS = 600_000
 
 export interface GatewayLogEntry {
   method: string
@@ -65,8 +96,10 @@ export interface GatewayLogEntry {
   /** The status sent to the client; 0 when the response broke off after its headers. */
   status: number
   durationMs: number
-  /** False when the path was refused by the allow-list. */
+  /** False when the request was refused (path, policy or spend cap). */
   allowed: boolean
+  /** Why it was refused: the rule, e.g. `field mcp_servers`, `max-budget-usd`. */
+  refused?: string
   /** Response body bytes sent to the client. */
   bytes: number
   /** Why the request failed, if it did (upstream unreachable, client gone, ...). */
@@ -76,15 +109,11 @@ export interface GatewayLogEntry {
 export interface Gateway {
   socketPath: string
   entries: GatewayLogEntry[]
+  /** The host's own figures: cost, tokens, turns, refusals, the spend cap. */
+  figures(): ApiFigures
   /** Stops listening, ends open (keep-alive and streaming) connections, removes the socket. */
   close(): Promise<void>
 }
-
-/** The API paths the CLI needs (method and exact pathname; the query string is passed through). */
-const ALLOWED_REQUESTS: ReadonlyArray<{ method: string; pathname: string }> = [
-  { method: 'POST', pathname: '/v1/messages' },
-  { method: 'POST', pathname: '/v1/messages/count_tokens' }
-]
 
 /** The beta flag the API requires on requests authenticated with an OAuth token. */
 export const OAUTH_BETA = 'oauth-2025-04-20'
@@ -138,76 +167,199 @@ export async function startGateway(options: GatewayOptions): Promise<Gateway> {
     }
   }
 
+  const policy: PolicyOptions = options.policy ?? { webSearch: false }
+  const ledger = new ApiLedger({
+    prices: options.prices ?? MODEL_PRICES,
+    capUsd: options.maxBudgetUsd,
+    onCapReached: options.onBudgetReached
+  })
+  const connectTimeoutMs = options.connectTimeoutMs ?? DEFAULT_CONNECT_TIMEOUT_MS
+  const idleTimeoutMs = options.idleTimeoutMs ?? DEFAULT_IDLE_TIMEOUT_MS
+
   const server = createServer((req, res) => {
     const started = Date.now()
     const method = req.method ?? 'GET'
     const path = req.url ?? '/'
-    const pathname = path.split('?')[0]
-    const allowed = ALLOWED_REQUESTS.some(
-      rule => rule.method === method && rule.pathname === pathname
-    )
-    const finish = (status: number, bytes: number, error?: string): void =>
-      record({
-        method,
-        path,
-        status,
-        durationMs: Date.now() - started,
-        allowed,
-        bytes,
-        ...(error ? { error } : {})
-      })
-
-    if (!allowed) {
+    const log =
+      (allowed: boolean, refused?: string) =>
+      (status: number, bytes: number, error?: string): void =>
+        record({
+          method,
+          path,
+          status,
+          durationMs: Date.now() - started,
+          allowed,
+          bytes,
+          ...(refused ? { refused } : {}),
+          ...(error ? { error } : {})
+        })
+    /** Answers a refusal the way the API answers errors, marked not to be retried. */
+    const refuse = (status: number, type: string, rule: string, message: string): void => {
+      ledger.refused(rule, message)
       req.resume() // drain the body so the connection stays usable
-      const bytes = sendJson(res, 403, {
-        type: 'error',
-        error: {
-          type: 'permission_error',
-          message: `claude-sandbox gateway: path not allowed: ${method} ${pathname}`
+      const bytes = sendJson(
+        res,
+        status,
+        { type: 'error', error: { type, message } },
+        { 'x-should-retry': 'false' }
+      )
+      log(false, rule)(status, method === 'HEAD' ? 0 : bytes) // a HEAD answer carries no body
+      const entry = entries[entries.length - 1]
+      if (entry) {
+        try {
+          options.onRefused?.(entry, message)
+        } catch {
+          // A failing logger must not take the API path down with it.
         }
-      })
-      finish(403, method === 'HEAD' ? 0 : bytes) // a HEAD answer carries no body
+      }
+    }
+
+    const pathRefusal = checkPath(method, path)
+    if (pathRefusal) {
+      refuse(pathRefusal.status, pathRefusal.errorType, pathRefusal.rule, pathRefusal.reason)
       return
     }
-    forward(req, res, path, finish)
+    /** 402 billing_error: the CLI ends its run on it at once, without retrying (measured). */
+    const refuseOverBudget = (): boolean => {
+      if (!ledger.capReached) return false
+      const spent = ledger.figures().costUsd
+      refuse(
+        402,
+        'billing_error',
+        'max-budget-usd',
+        `claude-sandbox gateway: max-budget-usd (${options.maxBudgetUsd}) reached: $${spent.toFixed(4)} spent; no further requests are sent`
+      )
+      return true
+    }
+    if (refuseOverBudget()) return
+    readBody(req, MAX_REQUEST_BYTES).then(
+      body => {
+        // The cap may have been reached while this body was arriving.
+        if (refuseOverBudget()) return
+        if (body === undefined) {
+          refuse(
+            413,
+            'request_too_large',
+            'body too large',
+            `claude-sandbox gateway refused the request: body over ${MAX_REQUEST_BYTES} bytes`
+          )
+          return
+        }
+        const verdict = checkRequest({ method, path, headers: req.headers, body }, policy)
+        if (!verdict.allowed) {
+          refuse(verdict.status, verdict.errorType, verdict.rule, verdict.reason)
+          return
+        }
+        ledger.forwarded()
+        if (verdict.agentLoop) {
+          const session = req.headers['x-claude-code-session-id']
+          ledger.session(typeof session === 'string' ? session.slice(0, 100) : undefined)
+        }
+        forward(req, res, path, verdict.body, log(true), (reading, ok) =>
+          ledger.book(reading, { model: verdict.model, agentLoop: verdict.agentLoop, ok })
+        )
+      },
+      (error: unknown) => {
+        res.destroy()
+        log(false, 'client')(0, 0, `reading the request failed: ${errorMessage(error)}`)
+      }
+    )
   })
 
   function forward(
     req: IncomingMessage,
     res: ServerResponse,
     path: string,
-    finish: (status: number, bytes: number, error?: string) => void
+    body: string,
+    finish: (status: number, bytes: number, error?: string) => void,
+    book: (reading: ReturnType<ResponseTap['finish']>, ok: boolean) => void
   ): void {
     const send = upstream.secure ? httpsRequest : httpRequest
+    const headers = forwardedRequestHeaders(req.headers, credentials)
+    headers['content-length'] = Buffer.byteLength(body)
+    // Plain responses, so their usage can be read on the way through.
+    headers['accept-encoding'] = 'identity'
     const upstreamReq = send({
       protocol: upstream.secure ? 'https:' : 'http:',
       hostname: upstream.hostname,
       port: upstream.port,
       method: req.method,
       path: upstream.prefix + path,
-      headers: forwardedRequestHeaders(req.headers, credentials),
+      headers,
       agent
     })
     upstreamRequests.add(upstreamReq)
     let done = false
-    const end = (status: number, bytes: number, error?: string): void => {
+    let tap: ResponseTap | undefined
+    let status = 0
+    const end = (sent: number, bytes: number, error?: string): void => {
       if (done) return
       done = true
+      clearTimeout(connectTimer)
       upstreamRequests.delete(upstreamReq)
-      finish(status, bytes, error)
+      if (tap) book(tap.finish(), status >= 200 && status < 300 && error === undefined)
+      finish(sent, bytes, error)
+    }
+    const fail = (error: Error): void => {
+      if (done) return
+      if (res.headersSent) {
+        res.destroy()
+        end(0, 0, errorMessage(error))
+        return
+      }
+      const detail = describeNetworkError(error)
+      const timedOut = error instanceof UpstreamTimeout
+      const sent = timedOut ? 504 : 502
+      const bytes = sendJson(res, sent, {
+        type: 'error',
+        error: {
+          type: timedOut ? 'timeout_error' : 'api_error',
+          message: `claude-sandbox gateway: cannot reach the upstream API ${upstream.display}: ${detail}`
+        }
+      })
+      end(sent, bytes, detail)
     }
 
-    upstreamReq.on('socket', socket => socket.setNoDelay(true))
+    // The connect timeout covers the TCP (and TLS, and proxy tunnel) set-up; the idle timeout
+    // every silence after it, before the headers as much as mid-stream.
+    const connectTimer = setTimeout(() => {
+      const error = new UpstreamTimeout(
+        `no connection within ${Math.round(connectTimeoutMs / 1000)} s`
+      )
+      // A request still waiting for its socket reports a destroy only once it gets one, which
+      // a stuck connection never delivers: answer now.
+      upstreamReq.destroy(error)
+      fail(error)
+    }, connectTimeoutMs)
+    upstreamReq.on('socket', socket => {
+      socket.setNoDelay(true)
+      const connected = (): void => clearTimeout(connectTimer)
+      // A new TLS socket is ready after its handshake, a new TCP one once connected; a reused
+      // keep-alive socket (or a tunnel the agent made) is ready already.
+      if (socket instanceof TLSSocket && !socket.getProtocol())
+        socket.once('secureConnect', connected)
+      else if (socket.connecting) socket.once('connect', connected)
+      else connected()
+    })
+    upstreamReq.setTimeout(idleTimeoutMs, () =>
+      upstreamReq.destroy(
+        new UpstreamTimeout(`the upstream sent nothing for ${Math.round(idleTimeoutMs / 1000)} s`)
+      )
+    )
     upstreamReq.on('response', upstreamRes => {
-      const status = upstreamRes.statusCode ?? 502
+      clearTimeout(connectTimer)
+      status = upstreamRes.statusCode ?? 502
       res.writeHead(status, forwardedResponseHeaders(upstreamRes.headers))
       res.flushHeaders()
+      tap = tapFor(String(upstreamRes.headers['content-type'] ?? ''))
+      const feed = tapFeed(tap, String(upstreamRes.headers['content-encoding'] ?? ''))
       let bytes = 0
       upstreamRes.on('data', (chunk: Buffer) => {
         bytes += chunk.length
+        feed.write(chunk)
       })
       upstreamRes.pipe(res)
-      upstreamRes.on('end', () => end(status, bytes))
+      upstreamRes.on('end', () => feed.end(() => end(status, bytes)))
       upstreamRes.on('error', (error: Error) => {
         res.destroy()
         end(0, bytes, `upstream response broke off: ${error.message}`)
@@ -219,22 +371,7 @@ export async function startGateway(options: GatewayOptions): Promise<Gateway> {
         }
       })
     })
-    upstreamReq.on('error', (error: Error) => {
-      if (res.headersSent) {
-        res.destroy()
-        end(0, 0, errorMessage(error))
-        return
-      }
-      const detail = describeNetworkError(error)
-      const bytes = sendJson(res, 502, {
-        type: 'error',
-        error: {
-          type: 'api_error',
-          message: `claude-sandbox gateway: cannot reach the upstream API ${upstream.display}: ${detail}`
-        }
-      })
-      end(502, bytes, detail)
-    })
+    upstreamReq.on('error', fail)
     // The client went away (the CLI cancelled, timed out or was killed): stop the upstream too.
     res.on('close', () => {
       if (!res.writableFinished) {
@@ -242,7 +379,7 @@ export async function startGateway(options: GatewayOptions): Promise<Gateway> {
         end(0, 0, 'client closed the connection')
       }
     })
-    req.pipe(upstreamReq)
+    upstreamReq.end(body)
   }
 
   server.on('connection', socket => {
@@ -266,6 +403,7 @@ export async function startGateway(options: GatewayOptions): Promise<Gateway> {
   return {
     socketPath: options.socketPath,
     entries,
+    figures: () => ledger.figures(),
     close: () => {
       closing ??= (async () => {
         const stopped = new Promise<void>(resolve => server.close(() => resolve()))
@@ -352,12 +490,73 @@ function forwardedResponseHeaders(incoming: IncomingHttpHeaders): OutgoingHttpHe
   return headers
 }
 
-function sendJson(res: ServerResponse, status: number, body: unknown): number {
+function sendJson(
+  res: ServerResponse,
+  status: number,
+  body: unknown,
+  headers: OutgoingHttpHeaders = {}
+): number {
   const text = JSON.stringify(body)
   const length = Buffer.byteLength(text)
-  res.writeHead(status, { 'content-type': 'application/json', 'content-length': length })
+  res.writeHead(status, {
+    'content-type': 'application/json',
+    'content-length': length,
+    ...headers
+  })
   res.end(text)
   return length
+}
+
+class UpstreamTimeout extends Error {}
+
+/** The request body, or undefined when it is over `limit` bytes (the rest is drained). */
+function readBody(req: IncomingMessage, limit: number): Promise<Buffer | undefined> {
+  return new Promise((resolve, reject) => {
+    const chunks: Buffer[] = []
+    let bytes = 0
+    let over = false
+    req.on('data', (chunk: Buffer) => {
+      bytes += chunk.length
+      if (bytes > limit) {
+        over = true
+        chunks.length = 0
+      } else if (!over) chunks.push(chunk)
+    })
+    req.on('end', () => resolve(over ? undefined : Buffer.concat(chunks)))
+    req.on('error', reject)
+  })
+}
+
+/**
+ * Where the response's bytes go to be read: the tap itself, or a decompressor in front of it
+ * when the upstream compressed anyway. `end` calls back once the tap has everything.
+ */
+function tapFeed(
+  tap: ResponseTap,
+  encoding: string
+): { write(chunk: Buffer): void; end(done: () => void): void } {
+  const make = {
+    gzip: createGunzip,
+    'x-gzip': createGunzip,
+    deflate: createInflate,
+    br: createBrotliDecompress
+  }[encoding.trim().toLowerCase()]
+  if (!make) {
+    return {
+      write: chunk => tap.push(chunk),
+      end: done => done()
+    }
+  }
+  const inflate = make()
+  inflate.on('data', (chunk: Buffer) => tap.push(chunk))
+  inflate.on('error', () => undefined) // a corrupt body: no usage read, nothing else breaks
+  return {
+    write: chunk => inflate.write(chunk),
+    end: done => {
+      inflate.once('end', done).once('error', done)
+      inflate.end()
+    }
+  }
 }
 
 /** A one-line cause for a failed upstream connection, e.g. `connection refused (ECONNREFUSED)`. */
@@ -372,6 +571,7 @@ function describeNetworkError(error: Error): string {
     EHOSTUNREACH: 'host unreachable',
     ENETUNREACH: 'network unreachable'
   }
+  if (error instanceof UpstreamTimeout) return error.message
   if (code && causes[code]) return `${causes[code]} (${code})`
   if (code) return `${error.message} (${code})`
   return error.message

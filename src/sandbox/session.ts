@@ -25,6 +25,8 @@ import type { TriggerDecision } from '../triggers/event.js'
 import { parseAllowedDomains } from './allow-list.js'
 import { runContainer } from './container.js'
 import { checkDaemonSeesDirectory } from './daemon-visibility.js'
+import type { ApiFigures } from './api-ledger.js'
+import { apiDoorFor, type ApiDoor } from './api-door.js'
 import { withDiskGuard } from './disk-guard.js'
 import { startGateway, type Gateway } from './gateway.js'
 import { startEgressProxy, type DeniedHost, type EgressProxy } from './proxy.js'
@@ -49,6 +51,10 @@ export interface SessionResult {
   transcript: TranscriptReader
   /** How many requests went through the credential gateway. */
   gatewayRequests: number
+  /** The gateway's own figures (cost, tokens, turns, refusals, the spend cap). */
+  api: ApiFigures
+  /** The container's wall time, measured by the host. */
+  durationMs: number
   /** Hosts the egress proxy refused (restricted mode), and how many more were not listed. */
   deniedHosts: DeniedHost[]
   deniedHostsOmitted: number
@@ -59,7 +65,9 @@ export async function runSandboxSession(input: SessionInput): Promise<SessionRes
   const { settings, paths, image } = input
   const { sandbox, task } = settings
   const caPem = sandboxCaBundle(settings)
-  const doors = await openDoors(settings, paths, caPem)
+  const apiDoor = apiDoorFor(settings, core)
+  const doors = await openDoors(settings, paths, apiDoor, caPem)
+  const started = Date.now()
   try {
     const toolchain = await prepareToolchain({
       enabled: sandbox.runnerToolCache,
@@ -95,7 +103,7 @@ export async function runSandboxSession(input: SessionInput): Promise<SessionRes
               onStdout: chunk => transcript.write(chunk),
               onStderrLine: line => core.info(`[stderr] ${line}`),
               timeoutMs: task.timeoutMs,
-              cancel
+              cancel: AbortSignal.any([cancel, apiDoor.stop])
             })
         )
         return { container, transcript }
@@ -113,6 +121,8 @@ export async function runSandboxSession(input: SessionInput): Promise<SessionRes
       container,
       transcript,
       gatewayRequests: doors.gateway.entries.length,
+      api: doors.gateway.figures(),
+      durationMs: Date.now() - started,
       deniedHosts: doors.proxy?.deniedHosts() ?? [],
       deniedHostsOmitted: doors.proxy?.deniedHostsOmitted ?? 0
     }
@@ -138,7 +148,12 @@ interface Doors {
 }
 
 /** Starts the credential gateway and, in restricted mode, the egress proxy, on Unix sockets. */
-async function openDoors(settings: Settings, paths: RunPaths, caPem?: string): Promise<Doors> {
+async function openDoors(
+  settings: Settings,
+  paths: RunPaths,
+  apiDoor: ApiDoor,
+  caPem?: string
+): Promise<Doors> {
   const { sandbox, credentials } = settings
   const gatewayLines: string[] = []
   // Self-hosted runners may reach the API only through a proxy, and a TLS-inspecting one's CA.
@@ -153,7 +168,8 @@ async function openDoors(settings: Settings, paths: RunPaths, caPem?: string): P
     upstreamProxy,
     upstreamCa: caPem,
     credentials: { apiKey: credentials.apiKey, oauthToken: credentials.oauthToken },
-    log: entry => gatewayLines.push(JSON.stringify(entry))
+    log: entry => gatewayLines.push(JSON.stringify(entry)),
+    ...apiDoor.gatewayOptions
   })
   const networkLines: string[] = []
   let proxy: EgressProxy | undefined
