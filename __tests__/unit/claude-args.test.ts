@@ -35,7 +35,10 @@ describe('claudeArgs', () => {
     expect(claudeArgs(task(), 'restricted')).toEqual([
       ...PREFIX,
       '--append-system-prompt',
-      sandboxNotes('restricted')
+      sandboxNotes('restricted'),
+      // The gateway refuses server-side web search in restricted mode unless it is allowed.
+      '--disallowedTools',
+      'WebSearch'
     ])
   })
 
@@ -75,9 +78,13 @@ describe('claudeArgs', () => {
     const allowed = args.indexOf('--allowedTools')
     expect(args.slice(allowed, allowed + 3)).toEqual(['--allowedTools', 'Read', 'Bash(git diff:*)'])
     const disallowed = args.indexOf('--disallowedTools')
-    expect(args.slice(disallowed, disallowed + 2)).toEqual(['--disallowedTools', 'WebFetch'])
+    expect(args.slice(disallowed, disallowed + 3)).toEqual([
+      '--disallowedTools',
+      'WebFetch',
+      'WebSearch'
+    ])
     expect(claudeArgs(task(), 'restricted')).not.toContain('--allowedTools')
-    expect(claudeArgs(task(), 'restricted')).not.toContain('--disallowedTools')
+    expect(claudeArgs(task(), 'open')).not.toContain('--disallowedTools')
   })
 
   it('appends claude-args last', () => {
@@ -155,5 +162,17 @@ describe('sandboxNotes with the run’s context', () => {
     const plain = sandboxNotes('restricted')
     expect(plain).not.toMatch(/Toolchains|protected|also mounted/)
     expect(claudeArgs(task(), { network: 'restricted' })).toEqual(claudeArgs(task(), 'restricted'))
+  })
+})
+
+describe('web search', () => {
+  const disallowed = (args: string[]): string[] => {
+    const at = args.indexOf('--disallowedTools')
+    return at === -1 ? [] : args.slice(at + 1).filter((_, i, rest) => !rest[i]?.startsWith('--'))
+  }
+  it('is taken from the model in restricted mode unless allowed-tools lists it', () => {
+    expect(disallowed(claudeArgs(task(), 'restricted'))).toContain('WebSearch')
+    expect(disallowed(claudeArgs(task({ allowedTools: ['WebSearch'] }), 'restricted'))).toEqual([])
+    expect(disallowed(claudeArgs(task(), 'open'))).toEqual([])
   })
 })

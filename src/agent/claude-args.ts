@@ -1,3 +1,4 @@
+import { webSearchAllowed } from '../sandbox/api-policy.js'
 import type { NetworkMode, TaskSettings } from '../settings.js'
 
 /** A toolchain the agent can use, as the sandbox found it (src/sandbox/tool-cache.ts). */
@@ -110,7 +111,13 @@ export function claudeArgs(
   args.push('--append-system-prompt', system)
   // Each rule is its own word: rules such as `Bash(git diff:*)` contain spaces.
   if (task.allowedTools.length > 0) args.push('--allowedTools', ...task.allowedTools)
-  if (task.disallowedTools.length > 0) args.push('--disallowedTools', ...task.disallowedTools)
+  // The gateway refuses server-side web search unless it is allowed (api-policy.ts): take the
+  // tool away too, so the model does not spend a turn on a call that cannot succeed.
+  const network = typeof context === 'string' ? context : context.network
+  const disallowed = webSearchAllowed({ network, ...task })
+    ? task.disallowedTools
+    : [...task.disallowedTools, 'WebSearch']
+  if (disallowed.length > 0) args.push('--disallowedTools', ...disallowed)
   args.push(...task.claudeArgs)
   return args
 }
