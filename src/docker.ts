@@ -15,6 +15,15 @@ export interface DockerOptions {
   input?: string
 }
 
+/**
+ * What one docker call keeps of its output. The commands the action runs print little (ids,
+ * inspect JSON, versions), but a build's log is the Dockerfile's to decide: memory stays bounded
+ * whatever it prints. stdout keeps its start (it is parsed), stderr its end (errors come last).
+ */
+const STDOUT_KEEP = 16 * 1024 * 1024
+const STDERR_KEEP = 1024 * 1024
+const LINE_KEEP = 64 * 1024
+
 export function docker(args: string[], options: DockerOptions = {}): Promise<DockerResult> {
   return new Promise((resolve, reject) => {
     const child = spawn('docker', args, {
@@ -30,17 +39,24 @@ export function docker(args: string[], options: DockerOptions = {}): Promise<Doc
         pending += chunk
         const lines = pending.split('\n')
         pending = flush ? '' : (lines.pop() ?? '')
-        for (const line of lines) if (line !== '') options.onLine(line)
+        // A line without an end is logged in pieces rather than held whole.
+        if (pending.length > LINE_KEEP) {
+          lines.push(pending)
+          pending = ''
+        }
+        for (const line of lines) if (line !== '') options.onLine(line.slice(0, LINE_KEEP))
       }
     }
     const outLines = lineSplitter()
     const errLines = lineSplitter()
     child.stdout.setEncoding('utf8').on('data', (chunk: string) => {
-      stdout += chunk
+      if (stdout.length < STDOUT_KEEP) stdout += chunk.slice(0, STDOUT_KEEP - stdout.length)
       outLines(chunk)
     })
     child.stderr.setEncoding('utf8').on('data', (chunk: string) => {
       stderr += chunk
+      // Cut only at twice the limit, so keeping the tail stays linear in what arrives.
+      if (stderr.length > 2 * STDERR_KEEP) stderr = stderr.slice(-STDERR_KEEP)
       errLines(chunk)
     })
     child.on('error', (error: NodeJS.ErrnoException) => {
@@ -58,7 +74,7 @@ export function docker(args: string[], options: DockerOptions = {}): Promise<Doc
     child.on('close', code => {
       outLines('', true)
       errLines('', true)
-      resolve({ exitCode: code ?? -1, stdout, stderr })
+      resolve({ exitCode: code ?? -1, stdout, stderr: stderr.slice(-STDERR_KEEP) })
     })
   })
 }
