@@ -16,7 +16,7 @@ import { actionRoot, getSettings, requireCredentials } from './inputs.js'
 import { setResultOutputs } from './outputs.js'
 import { publishResult } from './publish-step.js'
 import { uploadResultArtifact } from './report/artifact.js'
-import { writeJobSummary } from './report/job-summary.js'
+import { writeJobSummary, type JobSummaryInput } from './report/job-summary.js'
 import { createRunPaths, newRunId } from './run-paths.js'
 import { runSandboxSession } from './sandbox/session.js'
 import { requireGitPath } from './sandbox/workspace.js'
@@ -49,8 +49,8 @@ export async function run(): Promise<void> {
 
 /**
  * A run, phase by phase: settings -> trigger -> task -> preconditions -> image -> sandbox
- * session -> outcome -> patch -> artifact -> publish -> summary. Each phase is a call into the module that
- * owns it. Returns undefined when the trigger says not to run.
+ * session -> outcome -> patch -> artifact -> publish -> summary. Each phase is a call into the
+ * module that owns it. Returns undefined when the trigger says not to run.
  */
 async function runAction(cancel: AbortSignal): Promise<AgentOutcome | undefined> {
   const settings = readSettings()
@@ -104,26 +104,7 @@ async function runAction(cancel: AbortSignal): Promise<AgentOutcome | undefined>
     setResultOutputs(outcome, patch, paths)
     const artifact = await uploadResultArtifact(settings.artifact, paths)
 
-    // A refused publish fails the step, but only after the summary: nothing produced is lost.
-    let published: PublishResult | undefined
-    let publishError: unknown
-    try {
-      published = await publishResult(settings, patch, outcome, paths, artifact)
-    } catch (error: unknown) {
-      publishError = error
-    }
-    await writeJobSummary({
-      outcome,
-      patch,
-      paths,
-      image,
-      session,
-      artifact,
-      published:
-        published?.message ??
-        (publishError ? `not published: ${errorMessage(publishError)}` : undefined)
-    })
-    if (publishError) throw publishError
+    await publishAndReport({ settings, outcome, patch, paths, image, session, artifact })
     return outcome
   } catch (error: unknown) {
     await progress?.fail(error)
@@ -131,6 +112,36 @@ async function runAction(cancel: AbortSignal): Promise<AgentOutcome | undefined>
   } finally {
     rmSync(paths.workDir, { recursive: true, force: true })
   }
+}
+
+/**
+ * Publishes, then writes the job summary. A refused publish fails the step, but only after the
+ * summary: nothing produced is lost.
+ */
+async function publishAndReport(
+  input: Omit<JobSummaryInput, 'published'> & { settings: Settings }
+): Promise<void> {
+  const { settings, ...report } = input
+  let published: PublishResult | undefined
+  let publishError: unknown
+  try {
+    published = await publishResult(
+      settings,
+      report.patch,
+      report.outcome,
+      report.paths,
+      report.artifact
+    )
+  } catch (error: unknown) {
+    publishError = error
+  }
+  await writeJobSummary({
+    ...report,
+    published:
+      published?.message ??
+      (publishError ? `not published: ${errorMessage(publishError)}` : undefined)
+  })
+  if (publishError) throw publishError
 }
 
 /** Settings from the inputs, with every secret masked in the log before anything else runs. */

@@ -69,21 +69,7 @@ export async function runSandboxSession(input: SessionInput): Promise<SessionRes
   const doors = await openDoors(settings, paths, apiDoor, caPem)
   const started = Date.now()
   try {
-    const toolchain = await prepareToolchain({
-      enabled: sandbox.runnerToolCache,
-      workspace: sandbox.workspace,
-      image: image.ref,
-      user: agentUser().user,
-      home: IMAGE_USER.home,
-      runId: paths.runId,
-      hostPrivate: [
-        process.env.RUNNER_TEMP ?? '',
-        os.homedir(),
-        paths.workDir,
-        '/var/run/docker.sock'
-      ].filter(Boolean),
-      log: { info: message => core.info(message), warning: message => core.warning(message) }
-    })
+    const toolchain = await sessionToolchain(input)
     const spec = containerSpec(input, doors.proxy !== undefined, doors.caBundleName, toolchain)
     const { container, transcript } = await withAgentWorkspace(input, spec, async () => {
       const transcript = new TranscriptReader(paths.executionFile, line => core.info(line))
@@ -129,6 +115,30 @@ export async function runSandboxSession(input: SessionInput): Promise<SessionRes
   } finally {
     await doors.close()
   }
+}
+
+/**
+ * What of the job's toolchain the agent gets: the runner's tool cache, the PATH entries and
+ * variables that point into it, and the tools that proved they run in the image.
+ */
+function sessionToolchain(input: SessionInput): Promise<ToolchainSetup> {
+  const { settings, paths, image } = input
+  return prepareToolchain({
+    enabled: settings.sandbox.runnerToolCache,
+    workspace: settings.sandbox.workspace,
+    image: image.ref,
+    user: agentUser().user,
+    home: IMAGE_USER.home,
+    runId: paths.runId,
+    // The tool cache is left out when mounting it would expose one of these.
+    hostPrivate: [
+      process.env.RUNNER_TEMP ?? '',
+      os.homedir(),
+      paths.workDir,
+      '/var/run/docker.sock'
+    ].filter(Boolean),
+    log: { info: message => core.info(message), warning: message => core.warning(message) }
+  })
 }
 
 /** Only the certificate blocks of `ca-certificates`, whatever else the file holds. */
