@@ -79,7 +79,11 @@ async function runAction(cancel: AbortSignal): Promise<AgentOutcome | undefined>
       paths.workDir,
       path.join(actionRoot(), 'docker'),
       buildLog,
-      { workspace: settings.sandbox.workspace, baseSha: decision.pullRequest?.baseSha }
+      {
+        workspace: settings.sandbox.workspace,
+        baseSha: decision.pullRequest?.baseSha,
+        runId: paths.runId
+      }
     )
     core.setOutput(Outputs.imageId, image.id)
     core.setOutput(Outputs.cacheHit, String(image.cacheHit))

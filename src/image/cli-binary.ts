@@ -3,6 +3,7 @@ import { chmod, mkdir, rename, rm, stat, writeFile } from 'node:fs/promises'
 import { existsSync } from 'node:fs'
 import os from 'node:os'
 import path from 'node:path'
+import { RUN_LABEL } from '../constants.js'
 import { docker, lastLines } from '../docker.js'
 import { type BuildLog, explainBuildFailure } from './build.js'
 
@@ -94,6 +95,8 @@ export interface FetchCliRequest {
   caFile?: string
   binaryPath: string
   log: BuildLog
+  /** Labels the builder container with the run, so a cancelled job's post step removes it. */
+  runId?: string
 }
 
 /**
@@ -116,7 +119,17 @@ export async function fetchCliBinary(request: FetchCliRequest): Promise<void> {
   log.startGroup(`Fetching Claude Code ${version} (npm, in ${builderImage})`)
   const output: string[] = []
   try {
-    const created = await docker(['create', '--name', name, builderImage, 'sh', '-c', script])
+    const label = request.runId ? ['--label', `${RUN_LABEL}=${request.runId}`] : []
+    const created = await docker([
+      'create',
+      '--name',
+      name,
+      ...label,
+      builderImage,
+      'sh',
+      '-c',
+      script
+    ])
     if (created.exitCode !== 0) {
       throw explainBuildFailure(`FROM ${builderImage}\n${created.stderr}`, {
         CLAUDE_CODE_VERSION: version

@@ -54,6 +54,8 @@ export interface PreparedImage {
 export interface ImageRunContext {
   workspace: string
   baseSha?: string
+  /** The run's id: containers made while preparing carry its label, so the post step finds them. */
+  runId?: string
 }
 
 /** Resolves `${VAR}` in the Dockerfile's FROM lines from build args, then ARG defaults. */
@@ -288,9 +290,11 @@ async function makeCli(
   plan: CliPlan,
   settings: ImageSettings,
   claudeCodeVersion: string,
-  log: BuildLog
+  log: BuildLog,
+  runId?: string
 ): Promise<'fetched'> {
   await fetchCliBinary({
+    runId,
     version: claudeCodeVersion,
     builderImage: settings.buildArgs.BUILDER_IMAGE || DEFAULT_BUILDER_IMAGE,
     caFile: settings.caCertificates,
@@ -358,7 +362,7 @@ export async function prepareImage(
       const cliPlan = planCli(claudeCodeVersion)
       const source =
         (await findCli(cliPlan, settings, cacheLog)) ??
-        (await makeCli(cliPlan, settings, claudeCodeVersion, log))
+        (await makeCli(cliPlan, settings, claudeCodeVersion, log, run.runId))
       cli = cliMount(cliPlan, source)
     }
     return {
@@ -388,7 +392,7 @@ export async function prepareImage(
     const source =
       foundCli ??
       (settings.bundledDockerfile ? undefined : await findCli(cliPlan, settings, cacheLog)) ??
-      (await makeCli(cliPlan, settings, claudeCodeVersion, log))
+      (await makeCli(cliPlan, settings, claudeCodeVersion, log, run.runId))
     cli = cliMount(cliPlan, source)
   }
   return {
