@@ -1,9 +1,10 @@
+import type { RunFigures } from '../report/comment.js'
 import type { PublishSettings } from '../settings.js'
 import type { ClientOptions, Logger } from './client.js'
 import type { PublishContext, ResolvedPublishMode } from './context.js'
 
 /** How the run went, for the comment, the review and the pull request body. */
-export interface RunReport {
+export interface RunReport extends RunFigures {
   /**
    * The verdict: the main action's own, or the publish action's `conclusion` input (the agent
    * job's output). Never read from the transcript, which the agent could have written.
@@ -12,11 +13,6 @@ export interface RunReport {
   /** One sentence about how it ended (AgentOutcome.message). */
   outcomeMessage?: string
   finalMessage?: string
-  numTurns?: number
-  durationMs?: number
-  costUsd?: number
-  inputTokens?: number
-  outputTokens?: number
   executionFile?: string
   /** Name of the workflow artifact holding the patch, when one was uploaded. */
   artifactName?: string

@@ -4,7 +4,9 @@ import {
   fenceFor,
   formatDuration,
   neutralizeMarkdown,
-  truncateUtf16
+  truncateUtf16,
+  type RunFigures,
+  type RunLinks
 } from '../report/comment.js'
 import type { BodyPart, BodyReason } from './suggestions.js'
 
@@ -16,7 +18,8 @@ import type { BodyPart, BodyReason } from './suggestions.js'
  * the sticky comment.
  */
 
-export interface ReviewBodyInput {
+export interface ReviewBodyInput
+  extends Omit<RunFigures, 'inputTokens' | 'outputTokens'>, RunLinks {
   /** The hidden marker that starts the body and finds this review again on a rerun. */
   marker: string
   conclusion: string
@@ -25,15 +28,6 @@ export interface ReviewBodyInput {
   files: number
   insertions: number
   deletions: number
-  numTurns?: number
-  durationMs?: number
-  costUsd?: number
-  runUrl?: string
-  runId?: string
-  repository?: string
-  artifactName?: string
-  artifactUrl?: string
-  patchFileName?: string
   suggestions: number
   suggestedFiles: number
   body: BodyPart[]

@@ -59,7 +59,31 @@ export interface CommentFile {
   oldMode?: string
 }
 
-export interface CommentInput {
+/** The run's figures, as the gateway counted them; each shown only when known. */
+export interface RunFigures {
+  numTurns?: number
+  durationMs?: number
+  costUsd?: number
+  inputTokens?: number
+  outputTokens?: number
+}
+
+/** Where a reader finds the run and its artifact. */
+export interface RunLinks {
+  /** Link to the workflow run. */
+  runUrl?: string
+  runId?: string
+  /** owner/name, for the `gh run download` command. */
+  repository?: string
+  /** Name of the workflow artifact holding the patch, when one was uploaded. */
+  artifactName?: string
+  /** That artifact's page (`…/actions/runs/<run>/artifacts/<id>`), when known. */
+  artifactUrl?: string
+  /** File name of the patch inside the artifact. */
+  patchFileName?: string
+}
+
+export interface CommentInput extends RunFigures, RunLinks {
   /** The hidden marker (see stickyMarker); it starts the body. */
   marker: string
   conclusion: string
@@ -73,22 +97,6 @@ export interface CommentInput {
   /** The patch read with bounded memory (readPatchDigest); used instead of `patch` when given. */
   digest?: PatchDigest
   finalMessage?: string
-  numTurns?: number
-  durationMs?: number
-  costUsd?: number
-  inputTokens?: number
-  outputTokens?: number
-  /** Link to the workflow run. */
-  runUrl?: string
-  runId?: string
-  /** owner/name, for the `gh run download` command. */
-  repository?: string
-  /** Name of the workflow artifact holding the patch, when one was uploaded. */
-  artifactName?: string
-  /** That artifact's page (`…/actions/runs/<run>/artifacts/<id>`), when known. */
-  artifactUrl?: string
-  /** File name of the patch inside the artifact. */
-  patchFileName?: string
   /** Lines shown under the header (e.g. why publishing fell back to a comment). */
   notes?: string[]
   /** Where the change was published, e.g. a commit link. */
