@@ -33,12 +33,20 @@ start_forwarder() { # socket port
   local sock="$SANDBOX_DIR/$1" port=$2
   [ -S "$sock" ] || return 0
   socat "TCP-LISTEN:${port},bind=127.0.0.1,reuseaddr,fork" "UNIX-CONNECT:${sock}" &
-  # Wait (bounded: 2 s) until it listens, so the CLI's first request does not race it.
-  for _ in $(seq 1 100); do
+  local pid=$! deadline=$((SECONDS + 20))
+  # Wait until it listens, so the CLI's first request does not race it. Bounded by time, not by a
+  # count of polls: on a loaded two-core runner a fixed 100 x 20 ms budget was seen to run out
+  # before socat was scheduled. A socat that died is reported at once, with its status.
+  while [ "$SECONDS" -lt "$deadline" ]; do
     grep -q ":$(printf '%04X' "$port") 00000000:0000 0A" /proc/net/tcp 2>/dev/null && return 0
+    if ! kill -0 "$pid" 2>/dev/null; then
+      local status=0
+      wait "$pid" || status=$?
+      fail "forwarder for $sock exited (status $status) before listening on port $port"
+    fi
     sleep 0.02
   done
-  fail "forwarder for $sock did not start on port $port"
+  fail "forwarder for $sock did not start on port $port within 20 s"
 }
 if [ "${SANDBOX_REQUIRE_GATEWAY:-}" = "1" ] && [ ! -S "$SANDBOX_DIR/gateway.sock" ]; then
   # The host made the socket; not seeing it means the Docker daemon does not share the runner's

@@ -6,7 +6,8 @@
  */
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals'
 import { execFileSync } from 'node:child_process'
-import { mkdtempSync, readFileSync, readdirSync, rmSync } from 'node:fs'
+import { chmodSync, mkdtempSync, readFileSync, readdirSync, rmSync } from 'node:fs'
+import net from 'node:net'
 import os from 'node:os'
 import path from 'node:path'
 import { startFakeAnthropic, type FakeAnthropic } from '../servers/fake-anthropic.js'
@@ -142,6 +143,44 @@ describe('agent image built through dist/', () => {
     const result = docker('run', '--rm', run.outputs['image-id'] ?? '', 'claude', '--version')
     expect(result.status).not.toBe(0)
     expect(result.stderr).toMatch(/\/workspace is not (mounted|a git repository)/)
+  })
+
+  it('names a forwarder that dies at start, at once, instead of starting the agent', async () => {
+    // A real Unix socket where the gateway's would be, and a port socat cannot parse.
+    const sockets = mkdtempSync(path.join(os.tmpdir(), 'e2e-sockets-'))
+    chmodSync(sockets, 0o755)
+    const server = net.createServer(socket => socket.destroy())
+    await new Promise<void>(resolve => server.listen(path.join(sockets, 'gateway.sock'), resolve))
+    chmodSync(path.join(sockets, 'gateway.sock'), 0o777)
+    try {
+      const started = Date.now()
+      const result = docker(
+        'run',
+        '--rm',
+        '--network',
+        'none',
+        '--read-only',
+        '--tmpfs',
+        '/home/agent:uid=1000,gid=1000',
+        '-v',
+        `${repo}:/workspace`,
+        '-v',
+        `${sockets}:/run/sandbox`,
+        '-e',
+        'SANDBOX_GATEWAY_PORT=no-such-port',
+        run.outputs['image-id'] ?? '',
+        'true'
+      )
+      expect(result.status).toBe(64)
+      expect(result.stderr).toMatch(
+        /forwarder for \/run\/sandbox\/gateway\.sock exited \(status \d+\) before listening on port no-such-port/
+      )
+      // Reported when socat exits, not after the 20 s wait for a slow start.
+      expect(Date.now() - started).toBeLessThan(15_000)
+    } finally {
+      await new Promise(resolve => server.close(resolve))
+      rmSync(sockets, { recursive: true, force: true })
+    }
   })
 
   it('leaves no CA material in any layer', () => {
