@@ -35,6 +35,7 @@ import {
 import type { AddressInfo } from 'node:net'
 import os from 'node:os'
 import path from 'node:path'
+import tls from 'node:tls'
 import {
   LOCAL_BASE_IMAGE,
   LOCAL_BUILDER_IMAGE,
@@ -42,7 +43,9 @@ import {
   baseInputs,
   docker,
   git,
-  makeRepo
+  makeRepo,
+  testCaBundle,
+  testCaPath
 } from '../helpers/e2e.js'
 import {
   REPO_ROOT,
@@ -526,6 +529,7 @@ describe('network: open', () => {
       'mkdir -p /workspace/evidence && cd /workspace/evidence',
       `curl -sS --max-time 10 http://${decoyBridgeIp}:8000/from-agent-open > decoy 2>&1`,
       'env > env',
+      'cat "$SSL_CERT_FILE" > ca-bundle 2>&1',
       'for f in /proc/[0-9]*/environ; do echo "== $f"; tr "\\0" "\\n" < "$f" 2>&1; done > proc-environ 2>&1',
       // The socket directory is traversable, not listable: ask for each socket by name.
       'for s in gateway proxy; do test -S /run/sandbox/$s.sock && echo $s.sock; done > sandbox-dir; true'
@@ -543,6 +547,16 @@ describe('network: open', () => {
     const env = evidence('env')
     expect(env).not.toMatch(/^(HTTPS?_PROXY|https?_proxy)=/m)
     expect(evidence('sandbox-dir').trim()).toBe('gateway.sock')
+    // ca-certificates is trusted in addition to the public roots: the one bundle the tools read
+    // holds both (the image keeps no per-certificate directory to fall back on).
+    const bundle = evidence('ca-bundle')
+    const testCaLine = readFileSync(testCaPath(), 'utf8').split('\n')[5] ?? 'missing'
+    expect(bundle).toContain(testCaLine)
+    const certificates = (pem: string): number =>
+      pem.split('-----BEGIN CERTIFICATE-----').length - 1
+    expect(certificates(bundle)).toBe(
+      tls.rootCertificates.length + certificates(readFileSync(testCaBundle(), 'utf8'))
+    )
     expect(networkLog).toEqual([])
     // The key: a placeholder in the environment, the real one nowhere inside.
     expect(env).toMatch(/^ANTHROPIC_API_KEY=sk-ant-sandbox-placeholder/m)

@@ -12,6 +12,7 @@ import * as core from '@actions/core'
 import { readFileSync, writeFileSync } from 'node:fs'
 import os from 'node:os'
 import path from 'node:path'
+import tls from 'node:tls'
 import { claudeArgs, type NoteToolchain } from '../agent/claude-args.js'
 import type { ContainerOutcome } from '../agent/result.js'
 import { TranscriptReader } from '../agent/stream.js'
@@ -204,7 +205,11 @@ async function openDoors(
   let caBundleName: string | undefined
   if (caPem) {
     caBundleName = 'ca-bundle.pem'
-    writeFileSync(path.join(paths.socketDir, caBundleName), `${caPem}\n`, { mode: 0o644 })
+    // Trusted in addition to the public roots, as the input promises: git, pip and curl read one
+    // bundle, and the image keeps no per-certificate directory to fall back on. Node's copy of
+    // the Mozilla roots stands in for the system's.
+    const bundle = [...tls.rootCertificates, caPem].join('\n')
+    writeFileSync(path.join(paths.socketDir, caBundleName), `${bundle}\n`, { mode: 0o644 })
   }
   const started = proxy
   return {
