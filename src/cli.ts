@@ -4,7 +4,7 @@
  * putting it in CI. It drives the very same run() as the action, through the runner contract,
  * with publish forced to `patch`; then prints the summary and the diff.
  */
-import { existsSync, mkdirSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs'
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, statSync, writeFileSync } from 'node:fs'
 import os from 'node:os'
 import path from 'node:path'
 import { parseArgs } from 'node:util'
@@ -114,12 +114,23 @@ async function main(): Promise<number> {
   const outputs = readFileSync(env.GITHUB_OUTPUT ?? '', 'utf8')
   const patchPath = /^patch-path<<(\S+)\n([\s\S]*?)\n\1$/m.exec(outputs)?.[2]
   if (patchPath && existsSync(patchPath)) {
-    const diff = readFileSync(patchPath, 'utf8')
     // The summary already shows a patch that fits in it.
-    if (!summary.includes('diff --git')) console.log(diff.trim() === '' ? '(no changes)' : diff)
+    if (!summary.includes('diff --git')) console.log(patchForTerminal(patchPath))
     console.log(`\nPatch: ${patchPath}\nApply it with: git -C ${repo} apply --binary ${patchPath}`)
   }
   return process.exitCode === undefined || process.exitCode === 0 ? 0 : Number(process.exitCode)
+}
+
+/** A patch larger than this is named with its size, not printed: a terminal is no place for it. */
+const PRINT_PATCH_MAX_BYTES = 1024 * 1024
+
+function patchForTerminal(patchPath: string): string {
+  const size = statSync(patchPath).size
+  if (size > PRINT_PATCH_MAX_BYTES) {
+    return `(the patch is ${(size / (1024 * 1024)).toFixed(1)} MiB: not printed)`
+  }
+  const diff = readFileSync(patchPath, 'utf8')
+  return diff.trim() === '' ? '(no changes)' : diff
 }
 
 main().then(

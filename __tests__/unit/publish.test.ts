@@ -1,7 +1,17 @@
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from '@jest/globals'
 import { randomBytes } from 'node:crypto'
 import { readFileSync } from 'node:fs'
-import { chmod, mkdir, mkdtemp, rm, symlink, unlink, writeFile } from 'node:fs/promises'
+import {
+  chmod,
+  mkdir,
+  mkdtemp,
+  rm,
+  stat,
+  symlink,
+  truncate,
+  unlink,
+  writeFile
+} from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import path from 'node:path'
 import Bottleneck from 'bottleneck'
@@ -17,6 +27,7 @@ import {
 } from '../../src/github/publish.js'
 import { createGitHubClient } from '../../src/github/client.js'
 import { COMMENT_LIMIT } from '../../src/report/comment.js'
+import { MAX_PUBLISH_PATCH_BYTES } from '../../src/github/publish-stage.js'
 import { REPO_ROOT, runAction } from '../helpers/run-action.js'
 import { FakeGitHub, WRITE_ALL } from '../servers/fake-github.js'
 
@@ -843,6 +854,22 @@ describe('path policy', () => {
     expect(error.line).toContain('"sub/.GIT/config"')
     expect(error.line).toContain('inside .git')
     expect(fake.requests).toEqual([])
+  })
+
+  it('refuses a patch over the size publishing reads, before reading it or any request', async () => {
+    await seed()
+    const pr = fake.addPullRequest(REPO, { headRef: 'feature' })
+    // Sparse: the size is real to stat, and the disk holds nothing. Reading it would take
+    // 257 MiB of memory, which is what the check exists to avoid.
+    await writeFile(patchPath, '')
+    await truncate(patchPath, MAX_PUBLISH_PATCH_BYTES + 1024 * 1024)
+    for (const mode of ['comment', 'commit', 'pull-request', 'review'] as const) {
+      const error = await refused(publish(request(mode, prContext(pr.number))))
+      expect(error.line).toContain('is 257 MiB, more than the 256 MiB publishing reads')
+      expect(error.line).toContain('git apply --binary')
+    }
+    expect(fake.requests).toEqual([])
+    expect((await stat(patchPath)).size).toBe(MAX_PUBLISH_PATCH_BYTES + 1024 * 1024)
   })
 
   it('in patch mode only warns', async () => {

@@ -1,4 +1,4 @@
-import { readFile } from 'node:fs/promises'
+import { readFile, stat } from 'node:fs/promises'
 import path from 'node:path'
 import { ConfigurationError } from '../errors.js'
 import { createGit, GitError } from '../git/git.js'
@@ -158,9 +158,27 @@ async function headOf(workspace: string): Promise<string | undefined> {
   return result?.exitCode === 0 ? result.stdout.toString('utf8').trim() : undefined
 }
 
+/**
+ * The largest patch publishing reads. Every mode holds it as one string and parses it more than
+ * once, so a larger one would end in an out-of-memory crash (or V8's string limit) instead of
+ * in a line that says what happened. 256 MiB is far beyond what a reviewer reads or GitHub takes.
+ */
+export const MAX_PUBLISH_PATCH_BYTES = 256 * 1024 * 1024
+
 /** The patch as text ('' for an empty patch); its absence is the user's mistake. */
 async function readPatch(request: PublishRequest): Promise<string> {
   const patchPath = path.resolve(request.workspace, request.patchPath)
+  const size = await stat(patchPath).then(
+    found => (found.isFile() ? found.size : undefined),
+    () => undefined
+  )
+  if (size !== undefined && size > MAX_PUBLISH_PATCH_BYTES) {
+    // Checked before reading, so nothing is loaded; the patch stays where it is.
+    throw new ConfigurationError(
+      `The patch ${patchPath} is ${mebibytes(size)}, more than the ${mebibytes(MAX_PUBLISH_PATCH_BYTES)} publishing reads; nothing was published`,
+      'Apply it by hand with `git apply --binary` (it is kept, and in the artifact), or narrow the task so the agent changes less'
+    )
+  }
   try {
     return await readFile(patchPath, 'utf8')
   } catch {
@@ -169,6 +187,10 @@ async function readPatch(request: PublishRequest): Promise<string> {
       'Pass the `patch-path` output of the run (or the file downloaded from its artifact) as `patch`'
     )
   }
+}
+
+function mebibytes(bytes: number): string {
+  return `${Math.round(bytes / (1024 * 1024))} MiB`
 }
 
 function emptyStage(): StagedPatch {
