@@ -8,6 +8,7 @@ import { existsSync, mkdirSync, mkdtempSync, readFileSync, statSync, writeFileSy
 import os from 'node:os'
 import path from 'node:path'
 import { parseArgs } from 'node:util'
+import { formatBytes } from './bounded-lines.js'
 import { run } from './main.js'
 import { post } from './post.js'
 
@@ -127,7 +128,7 @@ const PRINT_PATCH_MAX_BYTES = 1024 * 1024
 function patchForTerminal(patchPath: string): string {
   const size = statSync(patchPath).size
   if (size > PRINT_PATCH_MAX_BYTES) {
-    return `(the patch is ${(size / (1024 * 1024)).toFixed(1)} MiB: not printed)`
+    return `(the patch is ${formatBytes(size)}: not printed)`
   }
   const diff = readFileSync(patchPath, 'utf8')
   return diff.trim() === '' ? '(no changes)' : diff

@@ -1,8 +1,8 @@
 import { ConfigurationError } from '../../errors.js'
 import { attempt } from '../client.js'
-import { branchMovedError, commitOnto, fastForward } from '../commit.js'
+import { branchMovedError, fastForward } from '../commit.js'
 import { branchHead } from '../git-data.js'
-import { defaultCommitMessage, pullRequestOf, type Publisher, type Target } from './publisher.js'
+import { commitStagedOnto, pullRequestOf, type Publisher, type Target } from './publisher.js'
 
 /**
  * publish: commit — one commit on the pull request's branch (or the pushed branch), made through
@@ -55,7 +55,6 @@ export const commitPublisher: Publisher<CommitTarget> = {
   },
 
   async publish(client, s, { branch, expected }, staged) {
-    const { context, settings } = s.request
     if (staged.files.length === 0) {
       return { mode: 'commit', message: 'No changes: nothing was committed', warnings: s.warnings }
     }
@@ -64,17 +63,7 @@ export const commitPublisher: Publisher<CommitTarget> = {
       () => branchHead(client, s.repo, branch)
     )
     if (current !== expected) throw branchMovedError(branch, expected, current)
-    const { commit } = await commitOnto({
-      client,
-      repo: s.repo,
-      workspace: s.stagingRepository,
-      staged,
-      parent: current,
-      message: settings.commitMessage ?? defaultCommitMessage(context),
-      log: s.log,
-      parentLabel: `the head of \`${branch}\``,
-      ...(s.request.batchBytes ? { batchBytes: s.request.batchBytes } : {})
-    })
+    const { commit } = await commitStagedOnto(client, s, staged, current, branch)
     if (!commit) {
       return {
         mode: 'commit',

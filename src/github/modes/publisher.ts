@@ -2,6 +2,7 @@ import path from 'node:path'
 import type { ChangedFile, StagedPatch } from '../../git/patch.js'
 import type { CommentInput } from '../../report/comment.js'
 import { attempt, type GitHubClient } from '../client.js'
+import { commitOnto, type CommitOntoResult } from '../commit.js'
 import { pullRequestNumber, runUrl, type PublishContext } from '../context.js'
 import type { PublishResult } from '../publish-types.js'
 import type { Staging } from '../publish-stage.js'
@@ -121,4 +122,30 @@ export function reportFields(
 
 export function defaultCommitMessage(context: PublishContext): string {
   return `Apply changes from Claude Code\n\nWorkflow "${context.workflow}", job "${context.job}": ${runUrl(context)}\n`
+}
+
+/**
+ * Commits the staged change onto `parent`, the head of `branch`, with the run's commit message
+ * (the commit and pull-request modes both publish this way). No commit when the branch already
+ * has this content.
+ */
+export function commitStagedOnto(
+  client: GitHubClient,
+  s: Staging,
+  staged: StagedPatch,
+  parent: string,
+  branch: string
+): Promise<CommitOntoResult> {
+  const { context, settings } = s.request
+  return commitOnto({
+    client,
+    repo: s.repo,
+    workspace: s.stagingRepository,
+    staged,
+    parent,
+    message: settings.commitMessage ?? defaultCommitMessage(context),
+    log: s.log,
+    parentLabel: `the head of \`${branch}\``,
+    ...(s.request.batchBytes ? { batchBytes: s.request.batchBytes } : {})
+  })
 }

@@ -2,7 +2,6 @@ import { ConfigurationError } from '../../errors.js'
 import { digestPatchText } from '../../git/patch-digest.js'
 import { renderPullRequestBody } from '../../report/comment.js'
 import { attempt } from '../client.js'
-import { commitOnto } from '../commit.js'
 import { branchHead } from '../git-data.js'
 import {
   defaultBaseBranch,
@@ -12,7 +11,7 @@ import {
   validateBranchName
 } from '../pull-request.js'
 import type { PublishResult } from '../publish-types.js'
-import { defaultCommitMessage, reportFields, type Publisher, type Target } from './publisher.js'
+import { commitStagedOnto, reportFields, type Publisher, type Target } from './publisher.js'
 
 /**
  * publish: pull-request — the change as one commit on the base branch's head, on a branch of
@@ -65,17 +64,7 @@ export const pullRequestPublisher: Publisher<PullRequestTarget> = {
   async publish(client, s, { branch, baseBranch, baseHead }, staged) {
     const { context, settings } = s.request
     if (staged.files.length === 0) return noChanges(s.warnings)
-    const { commit } = await commitOnto({
-      client,
-      repo: s.repo,
-      workspace: s.stagingRepository,
-      staged,
-      parent: baseHead,
-      message: settings.commitMessage ?? defaultCommitMessage(context),
-      log: s.log,
-      parentLabel: `the head of \`${baseBranch}\``,
-      ...(s.request.batchBytes ? { batchBytes: s.request.batchBytes } : {})
-    })
+    const { commit } = await commitStagedOnto(client, s, staged, baseHead, baseBranch)
     if (!commit) {
       return {
         mode: 'pull-request',
