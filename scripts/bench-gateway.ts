@@ -13,8 +13,8 @@ import type { AddressInfo } from 'node:net'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { performance } from 'node:perf_hooks'
-import { checkRequest } from '../src/sandbox/api-policy.js'
-import { startGateway } from '../src/sandbox/gateway.js'
+import { checkRequest } from '../src/api-door/api-policy.js'
+import { startGateway } from '../src/api-door/gateway.js'
 
 const REQUESTS = 300
 const WARMUP = 30

@@ -12,8 +12,8 @@ import { Agent, createServer as createHttpServer, request, type RequestOptions }
 import { connect, createServer, type AddressInfo, type Server, type Socket } from 'node:net'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
-import { parseAllowedDomains } from '../src/sandbox/allow-list.js'
-import { startEgressProxy } from '../src/sandbox/proxy.js'
+import { parseAllowedDomains } from '../src/egress/allow-list.js'
+import { startEgressProxy } from '../src/egress/proxy.js'
 
 const REQUESTS = 500
 const WARMUP = 50

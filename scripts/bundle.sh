@@ -6,8 +6,9 @@
 # cut off by a time limit on a loaded machine; this way it is about 15 s.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-# Inside the package, so the JavaScript resolves node_modules and is ESM ("type": "module").
-js=node_modules/.cache/claude-sandbox-bundle
+# Inside the package (its own per checkout, so worktrees bundle side by side), so the JavaScript
+# resolves node_modules and is ESM ("type": "module").
+js=.bundle-js
 rm -rf dist "$js"
 node node_modules/typescript/bin/tsc -p tsconfig.json --noEmit false --noCheck --outDir "$js" --rootDir src
 ncc() { node node_modules/@vercel/ncc/dist/ncc/cli.js build "$@" --target es2022 -q; }

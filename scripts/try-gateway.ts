@@ -23,7 +23,7 @@ import {
 } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
-import { startGateway } from '../src/sandbox/gateway.js'
+import { startGateway } from '../src/api-door/gateway.js'
 import { loadScenario, startFakeAnthropic } from '../__tests__/servers/fake-anthropic.js'
 
 const scenarioPath = process.argv[2] ?? '__tests__/fixtures/scenarios/write-file.json'

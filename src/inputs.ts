@@ -12,8 +12,8 @@ import type {
 } from './settings.js'
 import { DEFAULT_MAX_FILE_BYTES, resolveProtectedPaths } from './git/path-policy.js'
 import { DEFAULT_CLAUDE_CODE_VERSION } from './constants.js'
-import { parseAllowedDomains } from './sandbox/allow-list.js'
-import { parseModelPrices } from './sandbox/pricing.js'
+import { parseAllowedDomains } from './egress/allow-list.js'
+import { parseModelPrices } from './api-door/pricing.js'
 import { parseDiskFloor } from './sandbox/disk-guard.js'
 
 /** Reads one input by its action.yml name; '' when unset. core.getInput in the action. */

@@ -3,7 +3,7 @@
  * inputs in action.yml (see shared design: action-interface.md); defaults are applied here, so
  * nothing downstream re-reads an input.
  */
-import type { PriceTable } from './sandbox/pricing.js'
+import type { PriceTable } from './api-door/pricing.js'
 import type { DiskFloor } from './sandbox/disk-guard.js'
 
 export type NetworkMode = 'restricted' | 'open'

@@ -5,7 +5,7 @@ import {
   isHostAllowed,
   isPublicAddress,
   parseAllowedDomains
-} from '../../src/sandbox/allow-list.js'
+} from '../../src/egress/allow-list.js'
 
 describe('parseAllowedDomains', () => {
   it('accepts commas, whitespace, new lines and comments; an empty input allows nothing', () => {

@@ -1,9 +1,9 @@
 // The job summary's API door section (pure markdown), and the door's settings for a run.
 import { describe, expect, it } from '@jest/globals'
 import { formatApiDoor } from '../../src/report/api-door.js'
-import type { ApiFigures } from '../../src/sandbox/api-ledger.js'
-import { apiDoorFor } from '../../src/sandbox/api-door.js'
-import { MODEL_PRICES } from '../../src/sandbox/pricing.js'
+import type { ApiFigures } from '../../src/api-door/api-ledger.js'
+import { apiDoorFor } from '../../src/api-door/api-door.js'
+import { MODEL_PRICES } from '../../src/api-door/pricing.js'
 import type { Settings } from '../../src/settings.js'
 
 function figures(extra: Partial<ApiFigures> = {}): ApiFigures {

@@ -10,7 +10,7 @@ import {
   MAX_REQUEST_BYTES,
   webSearchAllowed,
   type PolicyOptions
-} from '../../src/sandbox/api-policy.js'
+} from '../../src/api-door/api-policy.js'
 import { REPO_ROOT } from '../helpers/run-action.js'
 
 interface Recorded {

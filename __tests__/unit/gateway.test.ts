@@ -13,7 +13,7 @@ import {
   type Gateway,
   type GatewayLogEntry,
   type GatewayOptions
-} from '../../src/sandbox/gateway.js'
+} from '../../src/api-door/gateway.js'
 import { startFakeAnthropic, type FakeAnthropic } from '../servers/fake-anthropic.js'
 import { selfSignedCertificate } from '../helpers/tls.js'
 

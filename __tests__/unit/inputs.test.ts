@@ -1,4 +1,4 @@
-import { MODEL_PRICES } from '../../src/sandbox/pricing.js'
+import { MODEL_PRICES } from '../../src/api-door/pricing.js'
 import { describe, it, expect, beforeAll, afterAll } from '@jest/globals'
 import { copyFileSync, mkdtempSync, rmSync, symlinkSync, writeFileSync } from 'node:fs'
 import os from 'node:os'

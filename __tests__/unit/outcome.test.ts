@@ -11,7 +11,7 @@ import {
   type HostView,
   type OutcomeLimits
 } from '../../src/agent/result.js'
-import type { ApiFigures } from '../../src/sandbox/api-ledger.js'
+import type { ApiFigures } from '../../src/api-door/api-ledger.js'
 
 const LIMITS: OutcomeLimits = { timeoutMs: 1_800_000, memory: '4g', pidsLimit: 1024 }
 

@@ -7,9 +7,9 @@ import { createServer as createHttpServer, request, type Server as HttpServer } 
 import { createServer, connect, type AddressInfo, type Server, type Socket } from 'node:net'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
-import { parseAllowedDomains } from '../../src/sandbox/allow-list.js'
+import { parseAllowedDomains } from '../../src/egress/allow-list.js'
 import { formatDeniedHosts } from '../../src/report/denied-hosts.js'
-import { startEgressProxy, type EgressProxy, type ProxyLogEntry } from '../../src/sandbox/proxy.js'
+import { startEgressProxy, type EgressProxy, type ProxyLogEntry } from '../../src/egress/proxy.js'
 
 // Every socket here is on loopback or a Unix socket. Names like `allowed.test` exist only in the
 // injected resolver; addresses like 10.0.0.1 are only ever resolver answers that must be refused

@@ -9,9 +9,9 @@ import { createServer as createHttpsServer, type Server as HttpsServer } from 'n
 import { connect, createServer, type AddressInfo, type Server } from 'node:net'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
-import { startGateway } from '../../src/sandbox/gateway.js'
+import { startGateway } from '../../src/api-door/gateway.js'
 import { selfSignedCertificate } from '../helpers/tls.js'
-import { upstreamProxyFor } from '../../src/sandbox/upstream-proxy.js'
+import { upstreamProxyFor } from '../../src/egress/upstream-proxy.js'
 
 const REAL_KEY = 'sk-ant-api03-REAL-key-behind-a-proxy'
 

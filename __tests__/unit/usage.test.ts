@@ -1,15 +1,15 @@
 // Reading usage off responses as they stream through (usage-meter.ts), pricing it (pricing.ts)
 // and booking it (api-ledger.ts), with the API's own event shapes.
 import { describe, expect, it } from '@jest/globals'
-import { ApiLedger, conversationEnded } from '../../src/sandbox/api-ledger.js'
+import { ApiLedger, conversationEnded } from '../../src/api-door/api-ledger.js'
 import {
   costOf,
   MODEL_PRICES,
   priceFor,
   UNKNOWN_MODEL_PRICE,
   type Usage
-} from '../../src/sandbox/pricing.js'
-import { tapFor } from '../../src/sandbox/usage-meter.js'
+} from '../../src/api-door/pricing.js'
+import { tapFor } from '../../src/api-door/usage-meter.js'
 
 function sse(events: Array<[string, unknown]>): string {
   return events.map(([name, data]) => `event: ${name}\ndata: ${JSON.stringify(data)}\n\n`).join('')

@@ -1,4 +1,4 @@
-import { webSearchAllowed } from '../sandbox/api-policy.js'
+import { webSearchAllowed } from '../api-door/api-policy.js'
 import type { NetworkMode, TaskSettings } from '../settings.js'
 
 /** A toolchain the agent can use, as the sandbox found it (src/sandbox/tool-cache.ts). */

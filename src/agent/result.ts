@@ -1,5 +1,5 @@
 import type { SDKResultMessage } from '@anthropic-ai/claude-agent-sdk'
-import { conversationEnded, type ApiFigures } from '../sandbox/api-ledger.js'
+import { conversationEnded, type ApiFigures } from '../api-door/api-ledger.js'
 
 export type Conclusion = 'success' | 'failure' | 'timeout' | 'cancelled'
 

@@ -1,5 +1,5 @@
 import type { AgentOutcome } from '../agent/result.js'
-import type { ApiFigures } from '../sandbox/api-ledger.js'
+import type { ApiFigures } from '../api-door/api-ledger.js'
 import { escapeInline } from './comment.js'
 
 /**

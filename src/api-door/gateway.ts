@@ -45,7 +45,7 @@ import { errorMessage } from '../errors.js'
 import { ApiLedger, type ApiFigures } from './api-ledger.js'
 import { checkPath, checkRequest, MAX_REQUEST_BYTES, type PolicyOptions } from './api-policy.js'
 import { MODEL_PRICES, type PriceTable } from './pricing.js'
-import { TunnelingAgent } from './upstream-proxy.js'
+import { TunnelingAgent } from '../egress/upstream-proxy.js'
 import { tapFor, type ResponseTap } from './usage-meter.js'
 
 export interface GatewayCredentials {
