@@ -44,6 +44,13 @@ remote_tag_commit() {
   git ls-remote "$remote" "refs/tags/$1" "refs/tags/$1^{}" | awk '{print $1}' | tail -n 1
 }
 
+if [ -n "${GITHUB_OUTPUT:-}" ]; then
+  {
+    echo "tag=$tag"
+    echo "major=$major"
+  } >>"$GITHUB_OUTPUT"
+fi
+
 existing="$(remote_tag_commit "$tag")"
 if [ -n "$existing" ] && [ "$existing" != "$built" ]; then
   # A rerun after the tags were pushed: the tag is already the release commit made from HEAD.
@@ -92,10 +99,4 @@ else
   git push --force --quiet "$remote" "${refs[@]}"
 fi
 echo "released $tag at $release (built from $built)"
-if [ -n "${GITHUB_OUTPUT:-}" ]; then
-  {
-    echo "tag=$tag"
-    echo "major=$major"
-    echo "commit=$release"
-  } >>"$GITHUB_OUTPUT"
-fi
+[ -z "${GITHUB_OUTPUT:-}" ] || echo "commit=$release" >>"$GITHUB_OUTPUT"
