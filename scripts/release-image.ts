@@ -26,6 +26,8 @@ import path from 'node:path'
 import { fileURLToPath, pathToFileURL } from 'node:url'
 import {
   imageSourceDigest,
+  parsePrebuiltRecord,
+  PREBUILT_RECORD_FILE,
   writePrebuiltRecord,
   type PrebuiltRecord
 } from '../src/image/prebuilt-record.js'
@@ -142,6 +144,36 @@ export function releaseRecord(
   const sorted: Record<string, string> = {}
   for (const key of Object.keys(platforms).sort()) sorted[key] = platforms[key] as string
   return { repository, version, sourceDigest: imageSourceDigest(dockerDir), platforms: sorted }
+}
+
+/**
+ * Why docker/prebuilt.json does not fit the files beside it (empty when it does): a released
+ * record must name every release platform and have been built from exactly these files (its
+ * sourceDigest); an unreleased tree has the placeholder (no platforms, no sourceDigest).
+ */
+export function recordProblems(dockerDir: string): string[] {
+  let record: PrebuiltRecord
+  try {
+    record = parsePrebuiltRecord(readFileSync(path.join(dockerDir, PREBUILT_RECORD_FILE), 'utf8'))
+  } catch (error: unknown) {
+    return [`${PREBUILT_RECORD_FILE}: ${error instanceof Error ? error.message : String(error)}`]
+  }
+  if (Object.keys(record.platforms).length === 0) {
+    return record.sourceDigest === ''
+      ? []
+      : ['an unreleased record (no platforms) must have an empty sourceDigest']
+  }
+  const problems: string[] = []
+  const actual = imageSourceDigest(dockerDir)
+  if (record.sourceDigest !== actual)
+    problems.push(
+      `the record was built from other docker/ files (sourceDigest ${record.sourceDigest}, these files ${actual})`
+    )
+  for (const platform of RELEASE_PLATFORMS)
+    if (!record.platforms[platform]) problems.push(`the record has no ${platform} digest`)
+  if (!VERSION.test(record.version))
+    problems.push(`the record's version "${record.version}" is not X.Y.Z`)
+  return problems
 }
 
 // ---------------------------------------------------------------------------------------------
