@@ -20,7 +20,7 @@
  */
 import { execFile } from 'node:child_process'
 import { createHash } from 'node:crypto'
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs'
+import { mkdirSync, mkdtempSync, readFileSync, rmSync } from 'node:fs'
 import os from 'node:os'
 import path from 'node:path'
 import { fileURLToPath, pathToFileURL } from 'node:url'
@@ -280,6 +280,7 @@ export async function buildAndRecord(
       platforms = { [build.platforms[0] as string]: digest }
     }
     const record = releaseRecord(build.dockerDir, build.repository, build.version, platforms)
+    mkdirSync(recordDir, { recursive: true })
     writePrebuiltRecord(recordDir, record)
     log(`recorded ${JSON.stringify(record.platforms)} in ${path.join(recordDir, 'prebuilt.json')}`)
     return { builder, record }
@@ -300,6 +301,7 @@ export async function recordPushed(
   for (const wanted of RELEASE_PLATFORMS)
     if (!platforms[wanted]) throw new Error(`${reference} has no ${wanted} image`)
   const record = releaseRecord(dockerDir, repository, version, platforms)
+  mkdirSync(recordDir, { recursive: true })
   writePrebuiltRecord(recordDir, record)
   return record
 }

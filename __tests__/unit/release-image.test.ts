@@ -4,6 +4,7 @@
 // per-platform digests out of a registry's manifest, the record, and CHANGELOG → release notes.
 import { describe, expect, it } from '@jest/globals'
 import { createHash } from 'node:crypto'
+import { readFileSync } from 'node:fs'
 import path from 'node:path'
 import {
   platformDigests,
@@ -184,5 +185,13 @@ describe('release notes and versions', () => {
     expect(() => releaseVersion('v1.2.3-rc.1')).toThrow(/not a release version/)
     expect(majorTag('1.2.3')).toBe('v1')
     expect(majorTag('v12.0.0')).toBe('v12')
+  })
+
+  it('this repository’s CHANGELOG.md: Keep a Changelog headings and an Unreleased section', () => {
+    const changelog = readFileSync(path.join(REPO_ROOT, 'CHANGELOG.md'), 'utf8')
+    expect(changelog).toContain('[Keep a Changelog]')
+    expect(changelogSection(changelog, 'Unreleased')).toMatch(/^### Added\n\n- /)
+    for (const heading of changelog.split('\n').filter(line => line.startsWith('## ')))
+      expect(heading).toMatch(/^## \[(Unreleased|\d+\.\d+\.\d+)\]( - \d{4}-\d{2}-\d{2})?$/)
   })
 })
