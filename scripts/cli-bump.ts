@@ -4,17 +4,19 @@
  *           and says whether a bump is due (GITHUB_OUTPUT: current, version, newer);
  *   apply   rewrites every place that names the default version (BUMP_SITES) from the current
  *           one to `--to`, failing when a place is missing so a moved default cannot be skipped;
+ *           with `--fixture`, the recorded CLI requests (scripts/record-cli-requests.ts) replace
+ *           the old version's, and the request policy's test reads them;
  *   body    prints the pull request's text.
  * The workflow runs the end-to-end tests with the new CLI between `apply` and the pull request:
  * the API door's allow-lists are learned from the CLI (src/api-door/api-policy.ts), so a new
  * field or beta header shows up as a refused request there, not in users' runs.
  *
  *   npx tsx scripts/cli-bump.ts check [--latest X.Y.Z]
- *   npx tsx scripts/cli-bump.ts apply --to X.Y.Z [--root DIR]
+ *   npx tsx scripts/cli-bump.ts apply --to X.Y.Z [--fixture RECORDING] [--root DIR]
  *   npx tsx scripts/cli-bump.ts body --from X.Y.Z --to X.Y.Z
  */
 import { execFileSync } from 'node:child_process'
-import { appendFileSync, readFileSync, writeFileSync } from 'node:fs'
+import { appendFileSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
 import path from 'node:path'
 import { fileURLToPath, pathToFileURL } from 'node:url'
 
@@ -106,8 +108,38 @@ export function currentVersion(root: string): string {
   return match[2]
 }
 
+export const FIXTURES_DIR = '__tests__/fixtures'
+/** The test that reads the recorded requests by file name. */
+export const FIXTURE_READER = '__tests__/unit/api-policy.test.ts'
+
+export function fixtureName(version: string): string {
+  return `cli-requests-${version}.json`
+}
+
+/**
+ * Replaces the recorded CLI requests of `from` with a recording of `to` (the text of a file
+ * scripts/record-cli-requests.ts wrote), and points the policy test at it. Throws, changing
+ * nothing, when the test does not name the old recording.
+ */
+export function replaceFixture(root: string, from: string, to: string, recording: string): void {
+  const parsed = JSON.parse(recording) as { requests?: unknown }
+  if (!Array.isArray(parsed.requests) || parsed.requests.length === 0)
+    throw new Error('the new recording holds no requests')
+  const reader = path.join(root, FIXTURE_READER)
+  const text = readFileSync(reader, 'utf8')
+  if (!text.includes(fixtureName(from)))
+    throw new Error(`${FIXTURE_READER} does not read ${fixtureName(from)}`)
+  writeFileSync(path.join(root, FIXTURES_DIR, fixtureName(to)), recording)
+  writeFileSync(reader, text.split(fixtureName(from)).join(fixtureName(to)))
+  rmSync(path.join(root, FIXTURES_DIR, fixtureName(from)), { force: true })
+}
+
 /** Rewrites every site from the current default to `to`; throws, changing nothing, on a bad site. */
-export function applyBump(root: string, to: string): { from: string; edits: SiteEdit[] } {
+export function applyBump(
+  root: string,
+  to: string,
+  recording?: string
+): { from: string; edits: SiteEdit[] } {
   if (!EXACT.test(to)) throw new Error(`--to must be an exact version, got "${to}"`)
   const from = currentVersion(root)
   if (compareVersions(to, from) <= 0) throw new Error(`${to} is not newer than the pinned ${from}`)
@@ -127,6 +159,7 @@ export function applyBump(root: string, to: string): { from: string; edits: Site
         )
         .join('; ')
     )
+  if (recording !== undefined) replaceFixture(root, from, to, recording)
   for (const result of results) writeFileSync(result.file, result.text)
   return {
     from,
@@ -141,11 +174,14 @@ export function pullRequestBody(from: string, to: string): string {
     'Made by `.github/workflows/cli-bump.yml` after the unit and end-to-end tests passed with the',
     `new CLI: the real ${to} binary ran in the sandbox against the scripted model, and the API`,
     'door refused none of its requests (its allow-lists are learned from the CLI, see',
-    '`src/api-door/api-policy.ts`).',
+    '`src/api-door/api-policy.ts`). The requests the CLI sends were recorded again with',
+    `${to} (\`${FIXTURES_DIR}/${fixtureName(to)}\`, replacing ${fixtureName(from)}) and the request`,
+    "policy's test passed on every one of them.",
     '',
     'Before merging:',
-    `- [ ] re-record the CLI's requests with ${to} (\`__tests__/fixtures/cli-requests-*.json\`) and`,
-    '      review any new top-level field or `anthropic-beta` value against the request policy;',
+    `- [ ] compare the two recordings (\`git diff --no-index\` of ${fixtureName(from)} from the base`,
+    '      branch and the new one): a new top-level field or `anthropic-beta` value that the policy',
+    '      lets through should be reviewed, and `MEASURED_CLI_VERSION` updated;',
     '- [ ] read the CLI changelog for changes to flags the action passes (`src/agent/claude-args.ts`).',
     '',
     'A pull request opened with the workflow token does not start other workflows: close and',
@@ -187,8 +223,14 @@ function main(argv: string[]): void {
     case 'apply': {
       const to = flag(argv, 'to')
       if (!to) throw new Error('apply needs --to X.Y.Z')
-      const { from, edits } = applyBump(root, to)
+      const fixture = flag(argv, 'fixture')
+      const recording = fixture === undefined ? undefined : readFileSync(fixture, 'utf8')
+      const { from, edits } = applyBump(root, to, recording)
       for (const edit of edits) console.log(`${edit.file}: ${from} -> ${to} (${edit.what})`)
+      if (recording !== undefined)
+        console.log(
+          `${FIXTURES_DIR}/${fixtureName(from)} -> ${fixtureName(to)} (recorded requests)`
+        )
       return
     }
     case 'body': {

@@ -10,6 +10,7 @@
  *       [--platform P]... [--build-arg K=V]... [--attestations] [--record-dir D]
  *   npx tsx scripts/release-image.ts record --reference R@sha256:... --repository R --version V
  *       [--docker-dir D] [--record-dir D]
+ *   npx tsx scripts/release-image.ts check [--docker-dir D]   (the record agrees with docker/)
  *
  * `--record-dir` is where prebuilt.json is written (default: the docker directory itself); the
  * record's sourceDigest is always computed from `--docker-dir`, the files the image was built from.
@@ -338,6 +339,12 @@ async function main(argv: string[]): Promise<void> {
   }
   const dockerDir = path.resolve(one('docker-dir', DEFAULT_DOCKER_DIR))
   const recordDir = path.resolve(one('record-dir', dockerDir))
+  if (command === 'check') {
+    const problems = recordProblems(dockerDir)
+    if (problems.length > 0) throw new Error(`docker/prebuilt.json: ${problems.join('; ')}`)
+    console.log(`${path.join(dockerDir, PREBUILT_RECORD_FILE)} agrees with the files beside it`)
+    return
+  }
   const repository = one('repository')
   const version = one('version')
   if (command === 'build') {
@@ -362,7 +369,7 @@ async function main(argv: string[]): Promise<void> {
     const record = await recordPushed(one('reference'), dockerDir, repository, version, recordDir)
     console.log(JSON.stringify(record, null, 2))
   } else {
-    throw new Error(`unknown command "${command}" (build or record)`)
+    throw new Error(`unknown command "${command}" (build, record or check)`)
   }
 }
 

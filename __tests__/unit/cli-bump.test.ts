@@ -1,7 +1,15 @@
 // scripts/cli-bump.ts: which registry release is a bump, and the edits, applied to a copy of this
 // repository's own files (so a default that moved, or a new place naming it, fails here first).
 import { afterEach, describe, expect, it } from '@jest/globals'
-import { cpSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
+import {
+  cpSync,
+  existsSync,
+  mkdirSync,
+  mkdtempSync,
+  readFileSync,
+  rmSync,
+  writeFileSync
+} from 'node:fs'
 import os from 'node:os'
 import path from 'node:path'
 import {
@@ -10,6 +18,9 @@ import {
   bumpTarget,
   compareVersions,
   currentVersion,
+  FIXTURE_READER,
+  FIXTURES_DIR,
+  fixtureName,
   pullRequestBody
 } from '../../scripts/cli-bump.js'
 import { DEFAULT_CLAUDE_CODE_VERSION } from '../../src/constants.js'
@@ -24,9 +35,14 @@ afterEach(() => {
 function copyOfRepository(): string {
   const dir = mkdtempSync(path.join(os.tmpdir(), 'cli-bump-'))
   dirs.push(dir)
-  for (const site of BUMP_SITES) {
-    mkdirSync(path.dirname(path.join(dir, site.file)), { recursive: true })
-    cpSync(path.join(REPO_ROOT, site.file), path.join(dir, site.file))
+  const files = [
+    ...BUMP_SITES.map(site => site.file),
+    FIXTURE_READER,
+    `${FIXTURES_DIR}/${fixtureName(DEFAULT_CLAUDE_CODE_VERSION)}`
+  ]
+  for (const file of files) {
+    mkdirSync(path.dirname(path.join(dir, file)), { recursive: true })
+    cpSync(path.join(REPO_ROOT, file), path.join(dir, file))
   }
   return dir
 }
@@ -118,6 +134,34 @@ describe('applyBump on this repository’s files', () => {
     const body = pullRequestBody('2.1.330', '2.1.331')
     expect(body).toContain('from 2.1.330 to 2.1.331')
     expect(body).toContain('end-to-end tests passed')
-    expect(body).toMatch(/re-record the CLI's requests with 2\.1\.331/)
+    expect(body).toContain(
+      'recorded again with\n2.1.331 (`__tests__/fixtures/cli-requests-2.1.331.json`'
+    )
+  })
+
+  it('with a new recording, replaces the old version’s recorded requests and points the policy test at it', () => {
+    const dir = copyOfRepository()
+    const from = DEFAULT_CLAUDE_CODE_VERSION
+    const to = next(from)
+    const recording = `${JSON.stringify({ '//': 'new', requests: [{ run: 'key-default' }] })}\n`
+    applyBump(dir, to, recording)
+    expect(readFileSync(path.join(dir, FIXTURES_DIR, fixtureName(to)), 'utf8')).toBe(recording)
+    expect(existsSync(path.join(dir, FIXTURES_DIR, fixtureName(from)))).toBe(false)
+    const reader = readFileSync(path.join(dir, FIXTURE_READER), 'utf8')
+    expect(reader).toContain(fixtureName(to))
+    expect(reader).not.toContain(fixtureName(from))
+  })
+
+  it('refuses an empty recording, or a policy test that reads another file, changing nothing', () => {
+    const dir = copyOfRepository()
+    const from = DEFAULT_CLAUDE_CODE_VERSION
+    expect(() => applyBump(dir, next(from), '{"requests":[]}')).toThrow(/no requests/)
+    const reader = path.join(dir, FIXTURE_READER)
+    writeFileSync(reader, readFileSync(reader, 'utf8').split(fixtureName(from)).join('other.json'))
+    expect(() => applyBump(dir, next(from), '{"requests":[{}]}')).toThrow(
+      `${FIXTURE_READER} does not read ${fixtureName(from)}`
+    )
+    expect(currentVersion(dir)).toBe(from)
+    expect(existsSync(path.join(dir, FIXTURES_DIR, fixtureName(from)))).toBe(true)
   })
 })
