@@ -294,14 +294,29 @@ describe('release.yml', () => {
     expect(step(RELEASE, 'docker/login-action').with.registry).toBe('ghcr.io')
   })
 
-  it('fails on fixable critical vulnerabilities of the pushed digest', () => {
-    const scan = step(RELEASE, 'aquasecurity/trivy-action').with
-    expect(scan['image-ref']).toContain('steps.build.outputs.digest')
-    expect(String(scan['ignore-unfixed'])).toBe('true')
-    expect(scan.severity).toBe('CRITICAL')
-    expect(String(scan['exit-code'])).toBe('1')
-    // Not v0.69.4: the Trivy release that was compromised (GHSA-69fq-xp46-6x23).
-    expect(scan.version).toBe('v0.69.3')
+  it('fails on fixable critical vulnerabilities of the pushed digest, on every release platform', () => {
+    const { doc } = parsed(RELEASE)
+    const steps = list(obj(obj(doc.jobs).image).steps).map(obj)
+    const scans = steps.filter(s => String(s.uses).startsWith('aquasecurity/trivy-action@'))
+    expect(scans.map(s => obj(s.env).TRIVY_PLATFORM)).toEqual([...RELEASE_PLATFORMS])
+    for (const scanStep of scans) {
+      const scan = obj(scanStep.with)
+      expect(scan['image-ref']).toContain('steps.build.outputs.digest')
+      expect(String(scan['ignore-unfixed'])).toBe('true')
+      expect(scan.severity).toBe('CRITICAL')
+      expect(String(scan['exit-code'])).toBe('1')
+      // Not v0.69.4: the Trivy release that was compromised (GHSA-69fq-xp46-6x23).
+      expect(scan.version).toBe('v0.69.3')
+    }
+    // Scanned before the attestation and the record: a failed scan leaves no release behind.
+    const index = (prefix: string): number =>
+      steps.findIndex(s => String(s.uses ?? s.run).includes(prefix))
+    expect(index('aquasecurity/trivy-action')).toBeLessThan(
+      index('actions/attest-build-provenance')
+    )
+    expect(index('aquasecurity/trivy-action')).toBeLessThan(
+      index('scripts/release-image.ts record')
+    )
   })
 
   it('attests the pushed digest into the registry, so `gh attestation verify oci://…` works', () => {
