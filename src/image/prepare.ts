@@ -404,9 +404,15 @@ export async function prepareImage(
   const cliPlan = planCli(claudeCodeVersion)
   // The bundled image always wants the CLI: it is looked for beside the image (two restores at
   // once); a custom image says whether it wants it by its label.
+  // For the bundled image it is also fetched at once on a miss, while the image is restored,
+  // pulled or built: a cold start then takes the longer of the two, not their sum.
   let foundCli: Promise<CliMount['source'] | undefined> | undefined = settings.bundledDockerfile
-    ? findCli(cliPlan, settings, cacheLog)
+    ? findCli(cliPlan, settings, cacheLog).then(
+        source => source ?? makeCli(cliPlan, settings, claudeCodeVersion, log, run.runId)
+      )
     : undefined
+  // Awaited below; until then a failure must not surface as an unhandled rejection.
+  foundCli?.catch(() => undefined)
   const withCli = async (
     image: { id: string; ref: string; cacheHit: boolean },
     how: { built: boolean; pulled?: boolean; key: string }
