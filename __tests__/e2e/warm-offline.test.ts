@@ -81,6 +81,8 @@ describe.each([
     }
     const inputs = {
       cache: 'true',
+      // The cache service's runtime token is no artifact service's: no upload, no warning about it.
+      artifact: 'false',
       'build-args': `BASE_IMAGE=${baseRef}\nBUILDER_IMAGE=${LOCAL_BUILDER_IMAGE}\nWARM_E2E_NONCE=${nonce}`
     }
     const first = await runScenario(done, { repo, inputs, env, runnerTemp })
