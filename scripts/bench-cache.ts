@@ -268,7 +268,9 @@ async function main(): Promise<void> {
         })
       )
       images.add(result.value.id)
-      return result
+      // The cache saves run beside the agent, after set-up: timed on their own.
+      const saves = await timed(() => result.value.saved ?? Promise.resolve())
+      return { ...result, savesAfter: saves.seconds }
     }
     const useService = async (): Promise<void> => {
       const service = await startCacheServiceProcess()
@@ -277,6 +279,7 @@ async function main(): Promise<void> {
     }
 
     let coldBuild: number | undefined
+    let coldBuildSaves = 0
     const warmRuns: number[] = []
     if (!QUICK) {
       console.log('(a) cold set-up, build (buildx) + CLI fetch, empty cache ...')
@@ -284,6 +287,7 @@ async function main(): Promise<void> {
       const a = await setUp('never')
       if (!a.value.built) throw new Error('(a) did not build')
       coldBuild = a.seconds
+      coldBuildSaves = a.savesAfter
       console.log(`(b) warm set-up on a fresh runner, ${RUNS} times ...`)
       for (let i = 0; i < RUNS; i++) {
         const b = await setUp('never')
@@ -353,10 +357,13 @@ async function main(): Promise<void> {
     const warm = median(warmRuns)
     const npm = median(npmRuns)
     console.log('')
-    if (coldBuild !== undefined)
-      console.log(row('(a) cold set-up: build + CLI fetch, stored', coldBuild))
+    if (coldBuild !== undefined) {
+      console.log(row('(a) cold set-up: build + CLI fetch (in parallel)', coldBuild))
+      console.log(row('    then the cache saves, beside the agent', coldBuildSaves))
+    }
     console.log(row(`(b) warm set-up, fresh runner, median of ${warmRuns.length}`, warm, warmRuns))
-    console.log(row('(c) cold set-up: prebuilt pull + CLI fetch, stored', coldPull))
+    console.log(row('(c) cold set-up: prebuilt pull + CLI fetch (in parallel)', coldPull))
+    console.log(row('    then the cache saves, beside the agent', c.savesAfter))
     console.log(row('(d) set-up with image and CLI present', present.seconds))
     console.log(row(`(e) npm install -g claude-code@${claudeVersion}, empty cache`, npm, npmRuns))
     const ratio = (label: string, value: number, target?: number): void => {

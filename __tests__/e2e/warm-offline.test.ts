@@ -114,7 +114,8 @@ describe.each([
     // A fresh runner: no agent image, no base, RUNNER_TEMP and tool cache emptied; the registry
     // unreachable. Only the cache service keeps its data.
     removeImage(builtId)
-    removeImage(baseRef)
+    // Only this reference: the image also carries the local base's own tag, which stays.
+    docker('rmi', baseRef)
     expect(docker('image', 'inspect', builtId).status).not.toBe(0)
     empty(runnerTemp)
     empty(toolCache)

@@ -56,6 +56,12 @@ export interface PreparedImage {
   cacheKey?: string
   /** Set when the image expects the CLI mounted (label org.claude-sandbox-action.cli-mount). */
   cli?: CliMount
+  /**
+   * The cache saves this run started (an image built or pulled, a CLI fetched). They run while
+   * the agent does, so a cold start does not wait for the uploads; they never reject, and the
+   * step's process lives until they end.
+   */
+  saved?: Promise<void>
 }
 
 /** What the caller knows about the run that decides the image: where the repository is, and the
@@ -263,7 +269,13 @@ async function findImage(
   return { id, ref: tagged ? plan.tag : id, cacheHit: true }
 }
 
-async function makeImage(plan: ImagePlan, settings: ImageSettings, workDir: string, log: BuildLog) {
+async function makeImage(
+  plan: ImagePlan,
+  settings: ImageSettings,
+  workDir: string,
+  log: BuildLog,
+  saves: Promise<unknown>[]
+) {
   const id = await buildImage(
     {
       dockerfile: plan.dockerfile,
@@ -280,9 +292,9 @@ async function makeImage(plan: ImagePlan, settings: ImageSettings, workDir: stri
     },
     log
   )
-  // Saved at once, so a later failure does not lose the build.
+  // Saved at once, so a later failure does not lose the build; not awaited (see `saved`).
   if (settings.cache)
-    await saveImage({ key: plan.key, imageRef: plan.tag, tarPath: imageTarPath(), log })
+    saves.push(saveImage({ key: plan.key, imageRef: plan.tag, tarPath: imageTarPath(), log }))
   return id
 }
 
@@ -317,6 +329,7 @@ async function makeCli(
   settings: ImageSettings,
   claudeCodeVersion: string,
   log: BuildLog,
+  saves: Promise<unknown>[],
   runId?: string
 ): Promise<'fetched'> {
   await fetchCliBinary({
@@ -327,7 +340,7 @@ async function makeCli(
     binaryPath: plan.binaryPath,
     log
   })
-  if (settings.cache) await saveCliBinary({ ...plan, log })
+  if (settings.cache) saves.push(saveCliBinary({ ...plan, log }))
   return 'fetched'
 }
 
@@ -370,6 +383,7 @@ export async function prepareImage(
 ): Promise<PreparedImage> {
   const started = Date.now()
   const cacheLog: Logger = { info: log.info, warning: log.warning }
+  const saves: Promise<unknown>[] = []
   if (settings.image) {
     let id = await imageId(settings.image)
     if (!id) {
@@ -388,7 +402,7 @@ export async function prepareImage(
       const cliPlan = planCli(claudeCodeVersion)
       const source =
         (await findCli(cliPlan, settings, cacheLog)) ??
-        (await makeCli(cliPlan, settings, claudeCodeVersion, log, run.runId))
+        (await makeCli(cliPlan, settings, claudeCodeVersion, log, saves, run.runId))
       cli = cliMount(cliPlan, source)
     }
     return {
@@ -408,7 +422,7 @@ export async function prepareImage(
   // pulled or built: a cold start then takes the longer of the two, not their sum.
   let foundCli: Promise<CliMount['source'] | undefined> | undefined = settings.bundledDockerfile
     ? findCli(cliPlan, settings, cacheLog).then(
-        source => source ?? makeCli(cliPlan, settings, claudeCodeVersion, log, run.runId)
+        source => source ?? makeCli(cliPlan, settings, claudeCodeVersion, log, saves, run.runId)
       )
     : undefined
   // Awaited below; until then a failure must not surface as an unhandled rejection.
@@ -421,15 +435,17 @@ export async function prepareImage(
     if (settings.bundledDockerfile || (await wantsCliMount(image.ref))) {
       foundCli ??= findCli(cliPlan, settings, cacheLog)
       const source =
-        (await foundCli) ?? (await makeCli(cliPlan, settings, claudeCodeVersion, log, run.runId))
+        (await foundCli) ??
+        (await makeCli(cliPlan, settings, claudeCodeVersion, log, saves, run.runId))
       cli = cliMount(cliPlan, source)
     }
-    return { ...image, ...how, cacheKey: how.key, setupMs: Date.now() - started, cli }
+    const saved = Promise.all(saves).then(() => undefined)
+    return { ...image, ...how, cacheKey: how.key, setupMs: Date.now() - started, cli, saved }
   }
 
   const prebuilt = choosePrebuilt(settings, actionDockerDir, cliPlatform())
   if ('candidate' in prebuilt) {
-    const image = await findOrPullPrebuilt(prebuilt.candidate, settings, cacheLog, log)
+    const image = await findOrPullPrebuilt(prebuilt.candidate, settings, cacheLog, log, saves)
     if (image)
       return withCli(image, {
         built: false,
@@ -454,7 +470,7 @@ export async function prepareImage(
   }
   const found = await findImage(plan, settings, cacheLog)
   const image = found ?? {
-    id: await makeImage(plan, settings, workDir, log),
+    id: await makeImage(plan, settings, workDir, log, saves),
     ref: plan.tag,
     cacheHit: false
   }
@@ -474,7 +490,8 @@ async function findOrPullPrebuilt(
   candidate: PrebuiltCandidate,
   settings: ImageSettings,
   cacheLog: Logger,
-  log: BuildLog
+  log: BuildLog,
+  saves: Promise<unknown>[]
 ): Promise<{ id: string; ref: string; cacheHit: boolean; pulled: boolean } | undefined> {
   const target = { key: candidate.key, tag: imageTag(candidate.key) }
   const found = await findImage(target, settings, cacheLog)
@@ -486,11 +503,8 @@ async function findOrPullPrebuilt(
   }
   log.info(`Pulled the prebuilt agent image ${candidate.reference} (${pulled.id})`)
   if (settings.cache)
-    await saveImage({
-      key: target.key,
-      imageRef: target.tag,
-      tarPath: imageTarPath(),
-      log: cacheLog
-    })
+    saves.push(
+      saveImage({ key: target.key, imageRef: target.tag, tarPath: imageTarPath(), log: cacheLog })
+    )
   return { id: pulled.id, ref: target.tag, cacheHit: false, pulled: true }
 }
