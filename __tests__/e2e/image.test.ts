@@ -77,8 +77,9 @@ describe.each([
     }
   })
 
-  // Where the action keeps the CLI when the runner has no RUNNER_TOOL_CACHE (the runner's HOME).
-  const cli = (): string => cliBinaryPath(toolCacheRoot({}), PINNED, 'X64')
+  // Where the action kept the CLI: the runner's tool cache (the runner's HOME without one).
+  const cli = (): string =>
+    cliBinaryPath(run.env.RUNNER_TOOL_CACHE || toolCacheRoot({}), PINNED, 'X64')
   const inImage = (...cmd: string[]): string =>
     execFileSync(
       'docker',
