@@ -3,7 +3,8 @@
 # it does. `npm test` and `npm run demo` call it first, so on a fresh Debian/Ubuntu machine they
 # are the only commands needed. Asks nothing: installing needs root, or sudo without a password.
 #
-#   1. host packages and the Docker engine (scripts/install-host-deps.sh), daemon started
+#   1. host packages and the Docker engine (scripts/install-host-deps.sh), daemon started, the
+#      buildx plugin and Debian's docker-registry (the tests' local registry)
 #   2. the local base images built from Debian packages (scripts/build-local-bases.sh)
 #   3. npm dependencies (npm ci) when node_modules is missing (after a dependency change, run
 #      npm ci yourself: a check that guessed from timestamps would reinstall after every checkout)
@@ -36,10 +37,10 @@ as_root() {
 }
 
 host_ready() {
-  for tool in dockerd debootstrap zstd socat unzip ip; do
+  for tool in dockerd debootstrap zstd socat unzip ip docker-registry; do
     command -v "$tool" >/dev/null 2>&1 || return 1
   done
-  docker info >/dev/null 2>&1 && id sandbox-runner >/dev/null 2>&1
+  docker info >/dev/null 2>&1 && id sandbox-runner >/dev/null 2>&1 && docker buildx version >/dev/null 2>&1
 }
 if host_ready; then
   say "Docker engine $(docker version --format '{{.Server.Version}}' 2>/dev/null) running; host packages present"

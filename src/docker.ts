@@ -13,6 +13,8 @@ export interface DockerOptions {
   /** Called with each line of stdout and stderr as it arrives (build logs). */
   onLine?: (line: string) => void
   input?: string
+  /** Kills the command after this long (a pull that a network policy leaves hanging). */
+  timeoutMs?: number
 }
 
 /**
@@ -69,9 +71,19 @@ export function docker(args: string[], options: DockerOptions = {}): Promise<Doc
         )
       } else reject(error)
     })
+    let timedOut = false
+    const timer =
+      options.timeoutMs === undefined
+        ? undefined
+        : setTimeout(() => {
+            timedOut = true
+            child.kill('SIGKILL')
+          }, options.timeoutMs)
     child.stdin.on('error', () => undefined)
     child.stdin.end(options.input ?? '')
     child.on('close', code => {
+      if (timer) clearTimeout(timer)
+      if (timedOut) stderr += `\ntimed out after ${Math.round((options.timeoutMs ?? 0) / 1000)} s`
       outLines('', true)
       errLines('', true)
       resolve({ exitCode: code ?? -1, stdout, stderr: stderr.slice(-STDERR_KEEP) })

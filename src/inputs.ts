@@ -10,6 +10,7 @@ import type {
   PublishSettings,
   Settings
 } from './settings.js'
+import { PREBUILT_IMAGE_MODES } from './settings.js'
 import { DEFAULT_MAX_FILE_BYTES, resolveProtectedPaths } from './git/path-policy.js'
 import { DEFAULT_CLAUDE_CODE_VERSION } from './constants.js'
 import { parseAllowedDomains } from './egress/allow-list.js'
@@ -414,7 +415,8 @@ export function getSettings(read: InputReader, env: NodeJS.ProcessEnv = process.
       buildArgs,
       extraPackages: splitWords(read('extra-packages')),
       caCertificates: readCaCertificates(read, workspace),
-      cache: parseBoolean(read('cache'), 'cache', true)
+      cache: parseBoolean(read('cache'), 'cache', true),
+      prebuiltImage: oneOf(read('prebuilt-image'), PREBUILT_IMAGE_MODES, 'prebuilt-image', 'auto')
     },
     publish: getPublishSettings(read),
     artifact: getArtifactSettings(read),

@@ -185,6 +185,7 @@ function reportChange(outcome: AgentOutcome, patch: PatchResult): void {
 const buildLog = {
   info: (message: string) => core.info(message),
   warning: (message: string) => core.warning(message),
+  notice: (message: string) => core.notice(message),
   startGroup: (name: string) => core.startGroup(name),
   endGroup: () => core.endGroup()
 }

@@ -68,7 +68,16 @@ export interface ImageSettings {
   /** Absolute path of a PEM bundle, validated. */
   caCertificates?: string
   cache: boolean
+  /**
+   * `prebuilt-image`: `auto` pulls the released image by the digest the action records when the
+   * inputs ask for exactly the bundled image (see image/prebuilt.ts); `never` always builds.
+   * Absent means `auto`.
+   */
+  prebuiltImage?: PrebuiltImageMode
 }
+
+export const PREBUILT_IMAGE_MODES = ['auto', 'never'] as const
+export type PrebuiltImageMode = (typeof PREBUILT_IMAGE_MODES)[number]
 
 export interface PublishSettings {
   mode: PublishMode

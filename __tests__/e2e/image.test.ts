@@ -1,58 +1,85 @@
 /**
- * Issue 2, acceptance 2 (and issue 12): the bundled dist/ builds the hardened image through the
- * runner contract (local bases, classic-builder fallback here), and from inside that image: the
+ * Issue 2, acceptance 2 (and issues 12, 22): the bundled dist/ builds the hardened image through
+ * the runner contract (local bases), with buildx (what GitHub-hosted runners have: Debian 13's
+ * plugin here) and with the classic builder (DOCKER_CONFIG pointing at a directory without the
+ * plugin), and from inside that image: the
  * pinned CLI (mounted read-only from the tool cache, not in any layer), working git, a non-root
  * user, /workspace, a passing HEALTHCHECK, and no CA material in any layer.
  */
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals'
 import { execFileSync } from 'node:child_process'
+import { randomBytes } from 'node:crypto'
 import { chmodSync, mkdtempSync, readFileSync, readdirSync, rmSync } from 'node:fs'
 import net from 'node:net'
 import os from 'node:os'
 import path from 'node:path'
 import { startFakeAnthropic, type FakeAnthropic } from '../servers/fake-anthropic.js'
-import { baseInputs, docker, makeRepo, testCaPath } from '../helpers/e2e.js'
+import { LOCAL_BUILD_ARGS, baseInputs, docker, makeRepo, testCaPath } from '../helpers/e2e.js'
 import { runAction, runPost, type ActionRun } from '../helpers/run-action.js'
 import { CLI_CONTAINER_PATH, cliBinaryPath, toolCacheRoot } from '../../src/image/cli-binary.js'
 
 const PINNED = '2.1.330'
 
-describe('agent image built through dist/', () => {
+describe.each([
+  ['buildx', false],
+  ['the classic builder', true]
+])('agent image built through dist/ (%s)', (_builder, classic) => {
   let api: FakeAnthropic
   let repo: string
   let run: ActionRun
+  const noPlugins = mkdtempSync(path.join(os.tmpdir(), 'e2e-docker-config-'))
 
   beforeAll(async () => {
     api = await startFakeAnthropic({ turns: [{ text: 'Nothing to do.' }] })
     repo = makeRepo()
-    const inputs = baseInputs({ prompt: 'Say hello.', 'anthropic-base-url': api.url })
-    run = await runAction({ inputs, workspace: repo })
-    await runPost(run, { inputs, workspace: repo })
+    // A build argument no stage reads: a key (and tag) of its own, so this builder builds.
+    const nonce = randomBytes(6).toString('hex')
+    const inputs = baseInputs({
+      prompt: 'Say hello.',
+      'anthropic-base-url': api.url,
+      'build-args': `${LOCAL_BUILD_ARGS}\nIMAGE_E2E_NONCE=${nonce}`
+    })
+    const env: Record<string, string> = classic ? { DOCKER_CONFIG: noPlugins } : {}
+    run = await runAction({ inputs, workspace: repo, env })
+    await runPost(run, { inputs, workspace: repo, env })
   })
 
   afterAll(async () => {
     await api.close()
     rmSync(repo, { recursive: true, force: true })
+    rmSync(noPlugins, { recursive: true, force: true })
+    const tags = docker(
+      'image',
+      'inspect',
+      '--format',
+      '{{join .RepoTags " "}}',
+      run.outputs['image-id'] ?? ''
+    )
+    for (const tag of tags.stdout.trim().split(' ').filter(Boolean)) docker('rmi', tag)
   })
 
-  it('builds, runs and reports the image id', () => {
+  it('builds with the builder asked for, runs and reports the image id', () => {
     expect(run.errors).toEqual([])
     expect(run.exitCode).toBe(0)
     expect(run.outputs['image-id']).toMatch(/^sha256:[0-9a-f]{64}$/)
     expect(run.outputs.conclusion).toBe('success')
-    // Where this run built the image without buildx (these machines), the fallback says so.
-    if (
-      /::group::Building the agent image/.test(run.stdout) &&
-      docker('buildx', 'version').status !== 0
-    ) {
+    expect(run.stdout).toMatch(/::group::Building the agent image/)
+    if (classic) {
       expect(run.stdout).toMatch(
         /::warning::docker buildx is not installed: building with the classic builder/
       )
+      expect(run.stdout).toMatch(/^Step \d+\/\d+ : FROM /m)
+    } else {
+      expect(docker('buildx', 'version').status).toBe(0)
+      expect(run.stdout).not.toMatch(/classic builder/)
+      // BuildKit's plain progress: numbered steps.
+      expect(run.stdout).toMatch(/^#\d+ \[/m)
     }
   })
 
-  // Where the action keeps the CLI when the runner has no RUNNER_TOOL_CACHE (the runner's HOME).
-  const cli = (): string => cliBinaryPath(toolCacheRoot({}), PINNED, 'X64')
+  // Where the action kept the CLI: the runner's tool cache (the runner's HOME without one).
+  const cli = (): string =>
+    cliBinaryPath(run.env.RUNNER_TOOL_CACHE || toolCacheRoot({}), PINNED, 'X64')
   const inImage = (...cmd: string[]): string =>
     execFileSync(
       'docker',

@@ -5,6 +5,8 @@ import path from 'node:path'
 import { cliBinaryPath, cliCacheKey, completeMarker } from '../../src/image/cli-binary.js'
 import {
   computeImageCacheKey,
+  imageCacheKeyPrefix,
+  prebuiltImageCacheKey,
   readContextFiles,
   type ImageKeyIngredients
 } from '../../src/image/cache-key.js'
@@ -22,7 +24,8 @@ function baseIngredients(): ImageKeyIngredients {
     extraPackages: ['make', 'gcc'],
     claudeCodeVersion: '2.1.330',
     caBundleSha256: '',
-    baseImageRefs: ['node:22.20.0-bookworm-slim', 'debian:12.12-slim']
+    baseImageRefs: ['node:22.20.0-bookworm-slim', 'debian:12.12-slim'],
+    baseImageDigests: [`debian:12.12-slim@sha256:${'a'.repeat(64)}`]
   }
 }
 
@@ -58,12 +61,18 @@ const changes: Array<[string, (i: ImageKeyIngredients) => void]> = [
   ['claudeCodeVersion', i => void (i.claudeCodeVersion = '2.1.331')],
   ['caBundleSha256', i => void (i.caBundleSha256 = 'ab'.repeat(32))],
   ['baseImageRefs', i => void (i.baseImageRefs[1] = 'debian:12.13-slim')],
-  ['baseImageRefs order (they name different stages)', i => void i.baseImageRefs.reverse()]
+  ['baseImageRefs order (they name different stages)', i => void i.baseImageRefs.reverse()],
+  [
+    'baseImageDigests (the base moved)',
+    i => void (i.baseImageDigests = [`debian:12.12-slim@sha256:${'b'.repeat(64)}`])
+  ]
 ]
 
 describe('computeImageCacheKey', () => {
   it('has the documented shape and is a valid cache key', () => {
-    expect(baseKey).toMatch(/^claude-sandbox-image-v2-Linux-X64-2\.1\.330-[0-9a-f]{32}$/)
+    expect(baseKey).toMatch(
+      /^claude-sandbox-image-v3-Linux-X64-2\.1\.330-[0-9a-f]{32}-[0-9a-f]{12}$/
+    )
     expect(baseKey).not.toContain(',')
     expect(baseKey.length).toBeLessThanOrEqual(512)
   })
@@ -116,7 +125,44 @@ describe('computeImageCacheKey', () => {
   it('keeps commas and other odd characters out of the readable part of the key', () => {
     const odd = { ...baseIngredients(), os: 'Linux,x', claudeCodeVersion: 'latest/beta' }
     expect(computeImageCacheKey(odd)).toMatch(
-      /^claude-sandbox-image-v2-Linux_x-X64-latest_beta-[0-9a-f]{32}$/
+      /^claude-sandbox-image-v3-Linux_x-X64-latest_beta-[0-9a-f]{32}-[0-9a-f]{12}$/
+    )
+  })
+})
+
+describe('imageCacheKeyPrefix: the restore key for the same inputs on any base digest', () => {
+  it('is the key without its last part, whatever the base digest', () => {
+    const prefix = imageCacheKeyPrefix(baseIngredients())
+    expect(prefix).toMatch(/^claude-sandbox-image-v3-Linux-X64-2\.1\.330-[0-9a-f]{32}-$/)
+    expect(baseKey.startsWith(prefix)).toBe(true)
+    const moved = baseIngredients()
+    moved.baseImageDigests = [`debian:12.12-slim@sha256:${'c'.repeat(64)}`]
+    const movedKey = computeImageCacheKey(moved)
+    expect(movedKey).not.toBe(baseKey)
+    expect(movedKey.startsWith(prefix)).toBe(true)
+    expect(imageCacheKeyPrefix(moved)).toBe(prefix)
+  })
+
+  it.each(changes.filter(([name]) => !name.startsWith('baseImageDigests')))(
+    'changes when %s changes',
+    (_name, change) => {
+      const ingredients = baseIngredients()
+      change(ingredients)
+      expect(imageCacheKeyPrefix(ingredients)).not.toBe(imageCacheKeyPrefix(baseIngredients()))
+    }
+  )
+})
+
+describe('prebuiltImageCacheKey', () => {
+  it('names the platform and the digest, and nothing else decides it', () => {
+    const digest = `sha256:${'0123456789abcdef'.repeat(4)}`
+    const key = prebuiltImageCacheKey('Linux', 'X64', digest)
+    expect(key).toBe(`claude-sandbox-image-v3-Linux-X64-prebuilt-${'0123456789abcdef'.repeat(2)}`)
+    expect(prebuiltImageCacheKey('Linux', 'ARM64', digest)).not.toBe(key)
+    expect(prebuiltImageCacheKey('Linux', 'X64', `sha256:${'f'.repeat(64)}`)).not.toBe(key)
+    // Not a prefix of any built image's key, nor the other way round.
+    expect(baseKey.startsWith(key) || key.startsWith(imageCacheKeyPrefix(baseIngredients()))).toBe(
+      false
     )
   })
 })

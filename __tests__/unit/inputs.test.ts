@@ -96,7 +96,8 @@ describe('getSettings defaults', () => {
       buildArgs: {},
       extraPackages: [],
       caCertificates: undefined,
-      cache: true
+      cache: true,
+      prebuiltImage: 'auto'
     })
     expect(s.publish.mode).toBe('auto')
     expect(s.publish.prDraft).toBe(false)
@@ -493,5 +494,15 @@ describe('the base-image input', () => {
     ]
   ])('refuses %o', (inputs, pattern) => {
     expect(configurationError(() => settings(inputs)).message).toMatch(pattern)
+  })
+})
+
+describe('the prebuilt-image input', () => {
+  it('is auto by default, takes never, and refuses anything else naming the input', () => {
+    expect(settings().image.prebuiltImage).toBe('auto')
+    expect(settings({ 'prebuilt-image': 'never' }).image.prebuiltImage).toBe('never')
+    expect(() => settings({ 'prebuilt-image': 'always' })).toThrow(
+      /Input `prebuilt-image` must be one of auto, never, got "always"/
+    )
   })
 })

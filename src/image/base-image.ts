@@ -12,6 +12,26 @@ export interface ResolvedBase {
   via: 'reference' | 'registry' | 'local' | 'pull'
 }
 
+/**
+ * The base image is neither on this runner nor reachable (a registry outage, a rate limit, a
+ * typo). A ConfigurationError like any other, but its own class: a runner with a cached image
+ * for the same inputs carries on from the cache instead (warm-fallback.ts).
+ */
+export class BaseImageUnavailableError extends ConfigurationError {
+  constructor(
+    readonly ref: string,
+    /** docker pull's last line. */
+    readonly reason: string,
+    what: string
+  ) {
+    super(
+      `The base image ${ref} (${what}) is not on this runner and could not be pulled (${reason})`,
+      'Check the image name, or log in to its registry (docker/login-action) before this step'
+    )
+    this.name = 'BaseImageUnavailableError'
+  }
+}
+
 const DIGEST = /@(sha256:[0-9a-f]{64})$/
 
 /** The reference without its digest part (a tag may stay: `node:22@sha256:…` is valid). */
@@ -69,9 +89,10 @@ export async function resolveBaseImage(
   const pull = await docker(['pull', ref])
   const pulled = pull.exitCode === 0 ? await localId(ref) : undefined
   if (!pulled) {
-    throw new ConfigurationError(
-      `The base image ${ref} (${what}) is not on this runner and could not be pulled (${lastLines(pull.stderr, 1) || 'docker pull failed'})`,
-      'Check the image name, or log in to its registry (docker/login-action) before this step'
+    throw new BaseImageUnavailableError(
+      ref,
+      lastLines(pull.stderr, 1) || 'docker pull failed',
+      what
     )
   }
   return { fromRef: ref, identity: `local@${pulled}`, via: 'pull' }

@@ -12,11 +12,15 @@ export interface BuildRequest {
   iidFile: string
   /** CA bundle handed to buildx as a secret (custom Dockerfiles); the bundled one copies it. */
   caSecretFile?: string
+  /** Labels added on top of the Dockerfile's (the base the image was built on). */
+  labels?: Record<string, string>
 }
 
 export interface BuildLog {
   info(message: string): void
   warning(message: string): void
+  /** A notice annotation (main.ts passes core.notice); info when absent. */
+  notice?(message: string): void
   startGroup(name: string): void
   endGroup(): void
 }
@@ -28,6 +32,7 @@ export function buildxArgs(request: BuildRequest): string[] {
   for (const [key, value] of Object.entries(request.buildArgs))
     args.push('--build-arg', `${key}=${value}`)
   if (request.caSecretFile) args.push('--secret', `id=ca-certificates,src=${request.caSecretFile}`)
+  args.push(...labelArgs(request))
   args.push(request.context)
   return args
 }
@@ -47,8 +52,16 @@ export function classicBuildArgs(request: BuildRequest): string[] {
   ]
   for (const [key, value] of Object.entries(request.buildArgs))
     args.push('--build-arg', `${key}=${value}`)
+  args.push(...labelArgs(request))
   args.push(request.context)
   return args
+}
+
+function labelArgs(request: BuildRequest): string[] {
+  return Object.entries(request.labels ?? {}).flatMap(([key, value]) => [
+    '--label',
+    `${key}=${value}`
+  ])
 }
 
 export async function hasBuildx(): Promise<boolean> {

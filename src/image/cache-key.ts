@@ -34,17 +34,22 @@ export interface ImageKeyIngredients {
   claudeCodeVersion: string
   /** Hex SHA-256 of the CA bundle given to the build; '' when the build is not given one. */
   caBundleSha256: string
-  /**
-   * The stages' bases: references, or for the bundled image the base pinned to its content
-   * (`name@sha256:…` from the registry, `local@sha256:…` for an image only on this runner).
-   */
+  /** The stages' bases as the inputs name them (`debian:13-slim`), in stage order. */
   baseImageRefs: string[]
+  /**
+   * What those bases were when the image was built, pinned to their content (`name@sha256:…`
+   * from the registry, `local@sha256:…` for an image only on this runner); empty when only the
+   * references are known (a custom Dockerfile). The key's last part, so that the entries for
+   * the same inputs on older bases share a prefix (see imageCacheKeyPrefix).
+   */
+  baseImageDigests?: string[]
 }
 
 /** Bump when the key's layout or what the cached tarball holds changes. */
-const KEY_SCHEMA = 'v2'
+const KEY_SCHEMA = 'v3'
 const KEY_PREFIX = `claude-sandbox-image-${KEY_SCHEMA}`
 const HASH_CHARS = 32
+const BASE_HASH_CHARS = 12
 
 function sha256Hex(data: Buffer | string): string {
   return createHash('sha256').update(data).digest('hex')
@@ -62,15 +67,23 @@ function byCodeUnits(a: string, b: string): number {
 
 /**
  * The Actions cache key of the agent image built from these ingredients:
- * `claude-sandbox-image-v2-<os>-<arch>[-<claudeVersion>]-<first 32 hex of a SHA-256>` (the version
- * only for images that bake a CLI in).
+ * `claude-sandbox-image-v3-<os>-<arch>[-<claudeVersion>]-<32 hex: the inputs>-<12 hex: the bases'
+ * content>` (the version only for images that bake a CLI in).
  *
- * The hash covers a canonical JSON document (arrays of strings, so no two different ingredient
- * sets serialise alike the way a plain concatenation could), with build arguments and context
- * files sorted so their order does not matter. Base image references keep their order: they
- * name different stages.
+ * The inputs' hash covers a canonical JSON document (arrays of strings, so no two different
+ * ingredient sets serialise alike the way a plain concatenation could), with build arguments and
+ * context files sorted so their order does not matter. Base image references keep their order:
+ * they name different stages. The bases' content comes last and on its own, so every entry for
+ * the same inputs, whatever base digest it was built on, starts with imageCacheKeyPrefix(): the
+ * restore key a runner uses when the base's registry cannot be reached.
  */
 export function computeImageCacheKey(ingredients: ImageKeyIngredients): string {
+  const digests = JSON.stringify({ baseImageDigests: ingredients.baseImageDigests ?? [] })
+  return `${imageCacheKeyPrefix(ingredients)}${sha256Hex(digests).slice(0, BASE_HASH_CHARS)}`
+}
+
+/** Every key for these inputs, whatever the bases' digests, starts with this (it ends in `-`). */
+export function imageCacheKeyPrefix(ingredients: ImageKeyIngredients): string {
   const contextFiles = [...ingredients.contextFiles]
     .sort((a, b) => byCodeUnits(a.path, b.path))
     .map(file => [file.path, sha256Hex(file.content), file.mode ?? null])
@@ -89,13 +102,23 @@ export function computeImageCacheKey(ingredients: ImageKeyIngredients): string {
     baseImageRefs: ingredients.baseImageRefs
   })
   const hash = sha256Hex(canonical).slice(0, HASH_CHARS)
-  return [
+  return `${[
     KEY_PREFIX,
     keyPart(ingredients.os),
     keyPart(ingredients.arch),
     ...(ingredients.claudeCodeVersion ? [keyPart(ingredients.claudeCodeVersion)] : []),
     hash
-  ].join('-')
+  ].join('-')}-`
+}
+
+/**
+ * The key of the released image pulled by digest (prebuilt.ts): its digest is its whole
+ * content, so it is the whole key beside the platform.
+ * `claude-sandbox-image-v3-<os>-<arch>-prebuilt-<32 hex of the manifest digest>`.
+ */
+export function prebuiltImageCacheKey(os: string, arch: string, digest: string): string {
+  const hex = digest.replace(/^sha256:/, '').slice(0, HASH_CHARS)
+  return [KEY_PREFIX, keyPart(os), keyPart(arch), 'prebuilt', keyPart(hex)].join('-')
 }
 
 interface IgnoreRule {

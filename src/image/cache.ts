@@ -22,10 +22,17 @@ export interface RestoreImageOptions {
    */
   tarPath: string
   log: Logger
+  /**
+   * Key prefixes tried, newest entry first, when `key` itself has no entry. Only for a whole
+   * image of the same inputs (an entry built on an older base, see warm-fallback.ts).
+   */
+  restoreKeys?: string[]
 }
 
 export interface RestoreImageResult {
   hit: boolean
+  /** The key of the entry restored (another than `key` when a restore key matched). */
+  matchedKey?: string
   /** `sha256:…` of the loaded image, on a hit. */
   imageId?: string
   /** On a hit: time spent restoring the tarball (download, unpack) and in `docker load`. */
@@ -119,20 +126,20 @@ async function loadedImageId(loadOutput: string): Promise<string> {
 }
 
 /**
- * Restores the image tarball saved under exactly `key` (no restore keys: a partial image is no
- * use) and loads it into the daemon. Never throws: a miss, an unavailable or failing cache service
+ * Restores the image tarball saved under `key` (or, when given, the newest under a restore key:
+ * every entry is a whole image, never a partial one) and loads it into the daemon. Never throws: a miss, an unavailable or failing cache service
  * or a tarball docker cannot load all come back as `{ hit: false }`, so the caller builds.
  * The cache client reports its own failures (5xx, refused connections) as warnings through
  * @actions/core; it returns a miss for them.
  */
 export async function restoreImage(opts: RestoreImageOptions): Promise<RestoreImageResult> {
-  const { key, tarPath, log } = opts
+  const { key, tarPath, log, restoreKeys } = opts
   if (!imageCacheAvailable(log)) return { hit: false }
   try {
     let matchedKey: string | undefined
     const started = performance.now()
     try {
-      matchedKey = await cache.restoreCache([tarPath], key)
+      matchedKey = await cache.restoreCache([tarPath], key, restoreKeys)
     } catch (error: unknown) {
       // Only a ValidationError (a malformed key) escapes the client.
       log.warning(
@@ -141,7 +148,7 @@ export async function restoreImage(opts: RestoreImageOptions): Promise<RestoreIm
       return { hit: false }
     }
     if (matchedKey === undefined) {
-      log.info(`no cached agent image for ${key}; building it`)
+      log.info(`no cached agent image for ${key}`)
       return { hit: false }
     }
     const restored = performance.now()
@@ -153,7 +160,7 @@ export async function restoreImage(opts: RestoreImageOptions): Promise<RestoreIm
         `agent image restored from the Actions cache in ${seconds(durationsMs.restore)} and ` +
           `loaded in ${seconds(durationsMs.load)} (${imageId})`
       )
-      return { hit: true, imageId, durationsMs }
+      return { hit: true, matchedKey, imageId, durationsMs }
     } catch (error: unknown) {
       log.warning(`the cached agent image could not be loaded, building it: ${errorMessage(error)}`)
       return { hit: false }

@@ -4,9 +4,9 @@ import path from 'node:path'
 import { docker, imageId, lastLines } from '../docker.js'
 import { ConfigurationError } from '../errors.js'
 import type { ImageSettings } from '../settings.js'
-import { resolveBaseImage, type ResolvedBase } from './base-image.js'
+import { BaseImageUnavailableError, resolveBaseImage, type ResolvedBase } from './base-image.js'
 import { buildImage, prepareBundledContext, type BuildLog } from './build.js'
-import { computeImageCacheKey, readContextFiles } from './cache-key.js'
+import { computeImageCacheKey, imageCacheKeyPrefix, readContextFiles } from './cache-key.js'
 import {
   imageTarPath,
   restoreCliBinary,
@@ -27,6 +27,13 @@ import {
   toolCacheRoot
 } from './cli-binary.js'
 import { readDevcontainerImage } from './devcontainer.js'
+import {
+  choosePrebuilt,
+  prebuiltFallbackNotice,
+  pullPrebuilt,
+  type PrebuiltCandidate
+} from './prebuilt.js'
+import { baseLabels, restoreFromOlderBase } from './warm-fallback.js'
 
 /** The CLI binary the container gets read-only, for images that ask for it (see cli-binary.ts). */
 export interface CliMount {
@@ -43,10 +50,18 @@ export interface PreparedImage {
   /** Whether the image came from the Actions cache (the `cache-hit` output). */
   cacheHit: boolean
   built: boolean
+  /** Whether the released image was pulled by digest on this run (prebuilt.ts). */
+  pulled?: boolean
   setupMs: number
   cacheKey?: string
   /** Set when the image expects the CLI mounted (label org.claude-sandbox-action.cli-mount). */
   cli?: CliMount
+  /**
+   * The cache saves this run started (an image built or pulled, a CLI fetched). They run while
+   * the agent does, so a cold start does not wait for the uploads; they never reject, and the
+   * step's process lives until they end.
+   */
+  saved?: Promise<void>
 }
 
 /** What the caller knows about the run that decides the image: where the repository is, and the
@@ -142,6 +157,15 @@ interface ImagePlan {
   context: string
   buildArgs: Record<string, string>
   caSecretFile?: string
+  labels?: Record<string, string>
+}
+
+/** A bundled build whose base could not be resolved: only a cached image can serve it. */
+interface UnresolvedPlan {
+  unavailable: BaseImageUnavailableError
+  /** The key prefix of every entry for these inputs and this base reference. */
+  restorePrefix: string
+  baseRef: string
 }
 
 async function planBuild(
@@ -151,7 +175,7 @@ async function planBuild(
   actionDockerDir: string,
   run: ImageRunContext,
   log: BuildLog
-): Promise<ImagePlan> {
+): Promise<ImagePlan | UnresolvedPlan> {
   const platform = cliPlatform()
   let plan: Omit<ImagePlan, 'key' | 'tag'>
   let ingredients: Parameters<typeof computeImageCacheKey>[0]
@@ -161,26 +185,31 @@ async function planBuild(
     const dockerfileText = readFileSync(dockerfile, 'utf8')
     const asked = await requestedBase(settings, run)
     const ref = asked?.ref ?? dockerfileDefaultBase(dockerfileText) ?? 'debian:13-slim'
-    const base: ResolvedBase = await resolveBaseImage(
-      ref,
-      asked?.what ?? 'the bundled default',
-      log
-    )
-    log.info(`Base image ${ref} (${base.identity}, from the ${base.via})`)
-    const buildArgs = bundledBuildArgs(settings, base.fromRef, asked !== undefined)
-    plan = { context, dockerfile, buildArgs }
+    const projectBase = asked !== undefined
     ingredients = {
       os: platform.os,
       arch: platform.arch,
       dockerfileContent: dockerfileText,
       contextFiles: await readContextFiles(context),
-      // The base by its content, not by the reference the build happens to get.
-      buildArgs: { ...buildArgs, BASE_IMAGE: base.identity },
+      // The base as asked; its content is the key's last part (baseImageDigests), so entries
+      // built on older digests of the same reference share the key's prefix.
+      buildArgs: bundledBuildArgs(settings, ref, projectBase),
       extraPackages: settings.extraPackages,
       claudeCodeVersion: '',
       caBundleSha256: '',
-      baseImageRefs: [base.identity]
+      baseImageRefs: [ref]
     }
+    let base: ResolvedBase
+    try {
+      base = await resolveBaseImage(ref, asked?.what ?? 'the bundled default', log)
+    } catch (error: unknown) {
+      if (!(error instanceof BaseImageUnavailableError) || !settings.cache) throw error
+      return { unavailable: error, restorePrefix: imageCacheKeyPrefix(ingredients), baseRef: ref }
+    }
+    log.info(`Base image ${ref} (${base.identity}, from the ${base.via})`)
+    ingredients.baseImageDigests = [base.identity]
+    const buildArgs = bundledBuildArgs(settings, base.fromRef, projectBase)
+    plan = { context, dockerfile, buildArgs, labels: baseLabels(ref, base) }
   } else {
     const buildArgs = effectiveBuildArgs(settings, claudeCodeVersion)
     if (settings.baseImage) {
@@ -211,15 +240,17 @@ async function planBuild(
     }
   }
   const key = computeImageCacheKey(ingredients)
-  // The tag carries the key, so an image already on this runner is found without any restore.
-  const tag =
-    `claude-sandbox-agent:${key.replace(/^claude-sandbox-image-/, '').slice(-60)}`.toLowerCase()
-  return { ...plan, key, tag }
+  return { ...plan, key, tag: imageTag(key) }
+}
+
+/** The tag carries the key, so an image already on this runner is found without any restore. */
+function imageTag(key: string): string {
+  return `claude-sandbox-agent:${key.replace(/^claude-sandbox-image-/, '').slice(-60)}`.toLowerCase()
 }
 
 /** The image of a plan on this runner, if it is here already or in the cache. */
 async function findImage(
-  plan: ImagePlan,
+  plan: { key: string; tag: string },
   settings: ImageSettings,
   log: Logger
 ): Promise<{ id: string; ref: string; cacheHit: boolean } | undefined> {
@@ -238,7 +269,13 @@ async function findImage(
   return { id, ref: tagged ? plan.tag : id, cacheHit: true }
 }
 
-async function makeImage(plan: ImagePlan, settings: ImageSettings, workDir: string, log: BuildLog) {
+async function makeImage(
+  plan: ImagePlan,
+  settings: ImageSettings,
+  workDir: string,
+  log: BuildLog,
+  saves: Promise<unknown>[]
+) {
   const id = await buildImage(
     {
       dockerfile: plan.dockerfile,
@@ -250,13 +287,14 @@ async function makeImage(plan: ImagePlan, settings: ImageSettings, workDir: stri
         VCS_REF: process.env.GITHUB_ACTION_REF || 'local'
       },
       iidFile: path.join(workDir, 'image.iid'),
-      caSecretFile: plan.caSecretFile
+      caSecretFile: plan.caSecretFile,
+      labels: plan.labels
     },
     log
   )
-  // Saved at once, so a later failure does not lose the build.
+  // Saved at once, so a later failure does not lose the build; not awaited (see `saved`).
   if (settings.cache)
-    await saveImage({ key: plan.key, imageRef: plan.tag, tarPath: imageTarPath(), log })
+    saves.push(saveImage({ key: plan.key, imageRef: plan.tag, tarPath: imageTarPath(), log }))
   return id
 }
 
@@ -291,6 +329,7 @@ async function makeCli(
   settings: ImageSettings,
   claudeCodeVersion: string,
   log: BuildLog,
+  saves: Promise<unknown>[],
   runId?: string
 ): Promise<'fetched'> {
   await fetchCliBinary({
@@ -301,7 +340,7 @@ async function makeCli(
     binaryPath: plan.binaryPath,
     log
   })
-  if (settings.cache) await saveCliBinary({ ...plan, log })
+  if (settings.cache) saves.push(saveCliBinary({ ...plan, log }))
   return 'fetched'
 }
 
@@ -344,6 +383,7 @@ export async function prepareImage(
 ): Promise<PreparedImage> {
   const started = Date.now()
   const cacheLog: Logger = { info: log.info, warning: log.warning }
+  const saves: Promise<unknown>[] = []
   if (settings.image) {
     let id = await imageId(settings.image)
     if (!id) {
@@ -362,7 +402,7 @@ export async function prepareImage(
       const cliPlan = planCli(claudeCodeVersion)
       const source =
         (await findCli(cliPlan, settings, cacheLog)) ??
-        (await makeCli(cliPlan, settings, claudeCodeVersion, log, run.runId))
+        (await makeCli(cliPlan, settings, claudeCodeVersion, log, saves, run.runId))
       cli = cliMount(cliPlan, source)
     }
     return {
@@ -375,33 +415,96 @@ export async function prepareImage(
     }
   }
 
-  const plan = await planBuild(settings, claudeCodeVersion, workDir, actionDockerDir, run, log)
   const cliPlan = planCli(claudeCodeVersion)
-  // The bundled image always wants the CLI: look for both at once (two restores in parallel).
-  const [foundImage, foundCli] = await Promise.all([
-    findImage(plan, settings, cacheLog),
-    settings.bundledDockerfile ? findCli(cliPlan, settings, cacheLog) : Promise.resolve(undefined)
-  ])
-  const image = foundImage ?? {
-    id: await makeImage(plan, settings, workDir, log),
+  // The bundled image always wants the CLI: it is looked for beside the image (two restores at
+  // once); a custom image says whether it wants it by its label.
+  // For the bundled image it is also fetched at once on a miss, while the image is restored,
+  // pulled or built: a cold start then takes the longer of the two, not their sum.
+  let foundCli: Promise<CliMount['source'] | undefined> | undefined = settings.bundledDockerfile
+    ? findCli(cliPlan, settings, cacheLog).then(
+        source => source ?? makeCli(cliPlan, settings, claudeCodeVersion, log, saves, run.runId)
+      )
+    : undefined
+  // Awaited below; until then a failure must not surface as an unhandled rejection.
+  foundCli?.catch(() => undefined)
+  const withCli = async (
+    image: { id: string; ref: string; cacheHit: boolean },
+    how: { built: boolean; pulled?: boolean; key: string }
+  ): Promise<PreparedImage> => {
+    let cli: CliMount | undefined
+    if (settings.bundledDockerfile || (await wantsCliMount(image.ref))) {
+      foundCli ??= findCli(cliPlan, settings, cacheLog)
+      const source =
+        (await foundCli) ??
+        (await makeCli(cliPlan, settings, claudeCodeVersion, log, saves, run.runId))
+      cli = cliMount(cliPlan, source)
+    }
+    const saved = Promise.all(saves).then(() => undefined)
+    return { ...image, ...how, cacheKey: how.key, setupMs: Date.now() - started, cli, saved }
+  }
+
+  const prebuilt = choosePrebuilt(settings, actionDockerDir, cliPlatform())
+  if ('candidate' in prebuilt) {
+    const image = await findOrPullPrebuilt(prebuilt.candidate, settings, cacheLog, log, saves)
+    if (image)
+      return withCli(image, {
+        built: false,
+        pulled: !image.cacheHit && image.pulled,
+        key: prebuilt.candidate.key
+      })
+  } else if (prebuilt.notice) {
+    notice(log, prebuiltFallbackNotice('recorded in docker/prebuilt.json', prebuilt.skip))
+  }
+
+  const plan = await planBuild(settings, claudeCodeVersion, workDir, actionDockerDir, run, log)
+  if ('unavailable' in plan) {
+    // No registry and no base here: only a cached image of the same inputs can serve.
+    const older = await restoreFromOlderBase({
+      prefix: plan.restorePrefix,
+      baseRef: plan.baseRef,
+      unavailable: plan.unavailable,
+      log: cacheLog
+    })
+    if (!older) throw plan.unavailable
+    return withCli(older, { built: false, key: older.matchedKey })
+  }
+  const found = await findImage(plan, settings, cacheLog)
+  const image = found ?? {
+    id: await makeImage(plan, settings, workDir, log, saves),
     ref: plan.tag,
     cacheHit: false
   }
-  let cli: CliMount | undefined
-  if (settings.bundledDockerfile || (await wantsCliMount(image.ref))) {
-    const source =
-      foundCli ??
-      (settings.bundledDockerfile ? undefined : await findCli(cliPlan, settings, cacheLog)) ??
-      (await makeCli(cliPlan, settings, claudeCodeVersion, log, run.runId))
-    cli = cliMount(cliPlan, source)
+  return withCli(image, { built: found === undefined, key: plan.key })
+}
+
+function notice(log: BuildLog, message: string): void {
+  if (log.notice) log.notice(message)
+  else log.info(message)
+}
+
+/**
+ * The released image: already on this runner, else from the cache, else pulled by digest and
+ * cached at once. Undefined when the pull fails (said in one notice): the caller builds.
+ */
+async function findOrPullPrebuilt(
+  candidate: PrebuiltCandidate,
+  settings: ImageSettings,
+  cacheLog: Logger,
+  log: BuildLog,
+  saves: Promise<unknown>[]
+): Promise<{ id: string; ref: string; cacheHit: boolean; pulled: boolean } | undefined> {
+  const target = { key: candidate.key, tag: imageTag(candidate.key) }
+  const found = await findImage(target, settings, cacheLog)
+  if (found) return { ...found, pulled: false }
+  const pulled = await pullPrebuilt(candidate, target.tag, log)
+  if (!pulled.ok) {
+    notice(log, prebuiltFallbackNotice(candidate.reference, pulled.reason))
+    return undefined
   }
-  return {
-    ref: image.ref,
-    id: image.id,
-    cacheHit: image.cacheHit,
-    built: foundImage === undefined,
-    setupMs: Date.now() - started,
-    cacheKey: plan.key,
-    cli
-  }
+  log.info(`Pulled the prebuilt agent image ${candidate.reference} (${pulled.id})`)
+  if (settings.cache)
+    saves.push(
+      saveImage({ key: target.key, imageRef: target.tag, tarPath: imageTarPath(), log: cacheLog })
+    )
+  return { id: pulled.id, ref: target.tag, cacheHit: false, pulled: true }
 }
