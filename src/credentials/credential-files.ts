@@ -131,14 +131,24 @@ export function credentialValues(text: string, source: string): KnownSecret[] {
   const values = new Set<string>()
   const add = (value: string): void => {
     const trimmed = value.trim().replace(/^["']|["']$/g, '')
-    if (trimmed.length >= 8 && !/^\$\{?[A-Za-z_]/.test(trimmed)) values.add(trimmed)
+    // Placeholders (`${NPM_TOKEN}`) and addresses (`token_url`) are not credentials.
+    if (
+      trimmed.length >= 8 &&
+      !/^\$\{?[A-Za-z_]/.test(trimmed) &&
+      !/^[a-z]+:\/\/[^@]*$/i.test(trimmed)
+    )
+      values.add(trimmed)
   }
   try {
     walkJson(JSON.parse(text), '', add)
   } catch {
     // Not JSON: line-based formats.
   }
-  for (const m of text.matchAll(/^[ \t]*"?([\w./:@-]*?)"?[ \t]*[=:][ \t]*(.+?)[ \t]*$/gm)) {
+  // `key = value` (npmrc, pypirc, toml; npmrc keys hold colons) and `key: value` (YAML).
+  for (const m of text.matchAll(/^[ \t]*([^=\s#;]+)[ \t]*=[ \t]*(.+?)[ \t]*$/gm)) {
+    if (SECRET_KEY.test(m[1] ?? '')) add(m[2] ?? '')
+  }
+  for (const m of text.matchAll(/^[ \t]*"?([\w.-]+)"?[ \t]*:[ \t]*(.+?)[ \t]*$/gm)) {
     if (SECRET_KEY.test(m[1] ?? '')) add(m[2] ?? '')
   }
   for (const m of text.matchAll(/\bpassword\s+(\S+)/g)) add(m[1] ?? '')

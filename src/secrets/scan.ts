@@ -52,6 +52,7 @@ export function shannonEntropy(text: string): number {
  * alone are kept, so an encoded value is found whatever surrounds it.
  */
 export function encodedForms(value: string): string[] {
+  if (value.length < MIN_KNOWN_LENGTH) return []
   const forms = new Set<string>([value])
   const encoded = encodeURIComponent(value)
   if (encoded !== value) forms.add(encoded)
