@@ -27,8 +27,12 @@ export interface SecretRule {
   entropy?: number
   /** Secrets matching one of these are known examples, not credentials. */
   allow?: RegExp[]
-  /** The match may span lines (PEM blocks): tried over the text from the keyword's line. */
-  multiline?: boolean
+  /**
+   * The keyword is inside the match, not where it starts: the pattern is tried over the lines
+   * holding the keyword. Otherwise it is tried only where the keyword is found (its pattern
+   * starts there, so a match may span lines, as a PEM block does).
+   */
+  keywordInside?: boolean
 }
 
 /** What follows a token in gitleaks' rules: a quote, space, `;`, an escaped newline, or the end. */
@@ -123,7 +127,8 @@ export const SECRET_RULES: readonly SecretRule[] = [
     description: 'OpenAI API key',
     keywords: ['t3blbkfj'],
     pattern: String.raw`\b(sk-(?:proj|svcacct|admin)-(?:[A-Za-z0-9_-]{74}|[A-Za-z0-9_-]{58})T3BlbkFJ(?:[A-Za-z0-9_-]{74}|[A-Za-z0-9_-]{58})\b|sk-[a-zA-Z0-9]{20}T3BlbkFJ[a-zA-Z0-9]{20})${END}`,
-    entropy: 3
+    entropy: 3,
+    keywordInside: true
   },
   {
     id: 'gcp-api-key',
@@ -136,9 +141,9 @@ export const SECRET_RULES: readonly SecretRule[] = [
     id: 'private-key',
     description: 'private key (PEM)',
     keywords: ['-----begin'],
-    pattern: String.raw`(-----BEGIN[ A-Z0-9_-]{0,100}PRIVATE KEY(?: BLOCK)?-----[\s\S-]{64,}?KEY(?: BLOCK)?-----)`,
-    flags: 'i',
-    multiline: true
+    // Bounded: a PEM key is far smaller than 16 KiB, and the lazy body must not run to the end.
+    pattern: String.raw`(-----BEGIN[ A-Z0-9_-]{0,100}PRIVATE KEY(?: BLOCK)?-----[\s\S-]{64,16384}?KEY(?: BLOCK)?-----)`,
+    flags: 'i'
   },
   {
     id: 'jwt',
@@ -173,7 +178,8 @@ export const SECRET_RULES: readonly SecretRule[] = [
     id: 'slack-webhook-url',
     description: 'Slack webhook URL',
     keywords: ['hooks.slack.com'],
-    pattern: String.raw`((?:https?://)?hooks.slack.com/(?:services|workflows|triggers)/[A-Za-z0-9+/]{43,56})`
+    pattern: String.raw`((?:https?://)?hooks.slack.com/(?:services|workflows|triggers)/[A-Za-z0-9+/]{43,56})`,
+    keywordInside: true
   },
   {
     id: 'stripe-access-token',
@@ -251,7 +257,8 @@ export const SECRET_RULES: readonly SecretRule[] = [
     description: 'Terraform Cloud API token',
     keywords: ['atlasv1'],
     pattern: String.raw`([a-zA-Z0-9]{14}\.atlasv1\.[a-zA-Z0-9\-_=]{60,70})`,
-    entropy: 3.5
+    entropy: 3.5,
+    keywordInside: true
   },
   {
     id: 'doppler-api-token',
@@ -320,7 +327,8 @@ export const SECRET_RULES: readonly SecretRule[] = [
     description: 'Azure AD client secret',
     keywords: ['q~'],
     pattern: String.raw`(?:^|[\\'"\x60\s>=:(,)])([a-zA-Z0-9_~.]{3}\dQ~[a-zA-Z0-9_~.-]{31,34})(?:$|[\\'"\x60\s<),])`,
-    entropy: 3
+    entropy: 3,
+    keywordInside: true
   },
   {
     id: 'heroku-api-key-v2',

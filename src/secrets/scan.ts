@@ -73,6 +73,8 @@ export function encodedForms(value: string): string[] {
 interface CompiledRule {
   rule: SecretRule
   regex: RegExp
+  /** The same pattern, matched only where a keyword was found. */
+  sticky: RegExp
 }
 
 interface Engine {
@@ -89,7 +91,11 @@ function escapeRegExp(text: string): string {
 function compile(rules: readonly SecretRule[]): Engine {
   const byKeyword = new Map<string, CompiledRule[]>()
   for (const rule of rules) {
-    const compiled = { rule, regex: new RegExp(rule.pattern, `gm${rule.flags ?? ''}`) }
+    const compiled = {
+      rule,
+      regex: new RegExp(rule.pattern, `gm${rule.flags ?? ''}`),
+      sticky: new RegExp(rule.pattern, `ym${rule.flags ?? ''}`)
+    }
     for (const keyword of rule.keywords) {
       const key = keyword.toLowerCase()
       byKeyword.set(key, [...(byKeyword.get(key) ?? []), compiled])
@@ -108,43 +114,50 @@ function formatEngine(): Engine {
 /** Well-known secret formats in `text`. */
 export function findFormatSecrets(text: string): Finding[] {
   const { keywords, byKeyword } = formatEngine()
-  // Which rules to try on which line, from one pass over the text.
+  // One pass finds the keywords. A rule whose pattern starts with its keyword is tried right
+  // there and only there (a sticky match: one attempt per keyword found, whatever the text);
+  // the few whose keyword is inside the match are tried over the lines that hold it.
   const work = new Map<number, Set<CompiledRule>>()
-  keywords.lastIndex = 0
-  for (let hit = keywords.exec(text); hit; hit = keywords.exec(text)) {
-    const lineStart = text.lastIndexOf('\n', hit.index) + 1
-    const rules = byKeyword.get(hit[0].toLowerCase()) ?? []
-    let set = work.get(lineStart)
-    if (!set) work.set(lineStart, (set = new Set()))
-    for (const rule of rules) set.add(rule)
-  }
   const findings: Finding[] = []
   const seen = new Set<string>()
+  const record = (rule: SecretRule, match: RegExpExecArray, base: number): void => {
+    const secret = match[1] ?? match[0]
+    if (secret === '' || !accepts(rule, secret)) return
+    const start = base + match.index + match[0].indexOf(secret)
+    const key = `${start}:${rule.id}`
+    if (seen.has(key)) return
+    seen.add(key)
+    findings.push({
+      rule: rule.id,
+      kind: 'format',
+      start,
+      end: start + secret.length,
+      value: secret
+    })
+  }
+  keywords.lastIndex = 0
+  for (let hit = keywords.exec(text); hit; hit = keywords.exec(text)) {
+    for (const compiled of byKeyword.get(hit[0].toLowerCase()) ?? []) {
+      if (compiled.rule.keywordInside) {
+        const lineStart = text.lastIndexOf('\n', hit.index) + 1
+        const set = work.get(lineStart)
+        if (set) set.add(compiled)
+        else work.set(lineStart, new Set([compiled]))
+        continue
+      }
+      compiled.sticky.lastIndex = hit.index
+      const m = compiled.sticky.exec(text)
+      if (m) record(compiled.rule, m, 0)
+    }
+  }
   for (const [lineStart, rules] of work) {
     const newline = text.indexOf('\n', lineStart)
-    const lineEnd = newline < 0 ? text.length : newline
+    const line = text.slice(lineStart, newline < 0 ? text.length : newline)
     for (const { rule, regex } of rules) {
-      const scope = rule.multiline ? text : text.slice(lineStart, lineEnd)
-      const base = rule.multiline ? 0 : lineStart
-      regex.lastIndex = rule.multiline ? lineStart : 0
-      for (let m = regex.exec(scope); m; m = regex.exec(scope)) {
+      regex.lastIndex = 0
+      for (let m = regex.exec(line); m; m = regex.exec(line)) {
         if (m[0].length === 0) regex.lastIndex++
-        if (rule.multiline && m.index > lineEnd) break
-        const secret = m[1] ?? m[0]
-        if (secret === '') continue
-        const start = base + m.index + m[0].indexOf(secret)
-        if (!accepts(rule, secret)) continue
-        const key = `${start}:${rule.id}`
-        if (seen.has(key)) continue
-        seen.add(key)
-        findings.push({
-          rule: rule.id,
-          kind: 'format',
-          start,
-          end: start + secret.length,
-          value: secret
-        })
-        if (rule.multiline) break
+        record(rule, m, lineStart)
       }
     }
   }
