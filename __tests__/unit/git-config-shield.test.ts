@@ -165,6 +165,9 @@ describe('the git config the agent sees', () => {
 
   it('strips user:token from URLs and keeps ssh user names', () => {
     expect(stripUserinfo(`https://u:${token}@h/x`)).toEqual({ url: 'https://h/x', secret: token })
+    expect(stripUserinfo(`https://${token}@h/x`)).toEqual({ url: 'https://h/x', secret: token })
+    // A plain user name is taken out of the URL but is not a secret to look for.
+    expect(stripUserinfo('https://github-actions@h/x')).toEqual({ url: 'https://h/x' })
     expect(stripUserinfo('ssh://git@h/x')).toBeUndefined()
     expect(stripUserinfo('https://h/x')).toBeUndefined()
   })

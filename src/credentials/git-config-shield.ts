@@ -3,7 +3,7 @@ import os from 'node:os'
 import path from 'node:path'
 import { createGit, GitError, type Git } from '../git/git.js'
 import type { KnownSecret } from '../secrets/scan.js'
-import { findFormatSecrets } from '../secrets/scan.js'
+import { findFormatSecrets, shannonEntropy } from '../secrets/scan.js'
 
 /**
  * What the agent sees of the repository's git configuration: a sanitised copy, mounted
@@ -70,12 +70,15 @@ export function stripUserinfo(url: string): { url: string; secret?: string } | u
   const password = colon >= 0 ? userinfo.slice(colon + 1) : ''
   // ssh://git@host has a user name and no secret; an http(s) user name is a token's place.
   if (!password && !scheme.startsWith('http')) return undefined
-  const user = colon >= 0 ? userinfo.slice(0, colon) : userinfo
-  const secret = password || user
-  return {
-    url: `${m[1]}${url.slice(m[0].length)}`,
-    ...(secret ? { secret: decodeURIComponentSafe(secret) } : {})
-  }
+  const user = decodeURIComponentSafe(colon >= 0 ? userinfo.slice(0, colon) : userinfo)
+  // A password is a secret; a user name only when it looks like a token (`https://TOKEN@host`),
+  // not a name such as `github-actions`, which would make every mention of it a finding.
+  const secret = password ? decodeURIComponentSafe(password) : looksLikeToken(user) ? user : ''
+  return { url: `${m[1]}${url.slice(m[0].length)}`, ...(secret ? { secret } : {}) }
+}
+
+function looksLikeToken(text: string): boolean {
+  return (text.length >= 20 && shannonEntropy(text) >= 3.5) || findFormatSecrets(text).length > 0
 }
 
 function decodeURIComponentSafe(text: string): string {
