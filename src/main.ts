@@ -23,7 +23,7 @@ import { requireGitPath } from './sandbox/workspace.js'
 import type { Settings } from './settings.js'
 import { resolveTask } from './task.js'
 import { shieldCredentials } from './credentials/shield.js'
-import { knownSecretsForRun, screenRunResult } from './secrets/run-scan.js'
+import { knownSecretsForRun, redactStepSummary, screenRunResult } from './secrets/run-scan.js'
 import type { KnownSecrets } from './secrets/scan.js'
 import { decideRun } from './triggers/gate.js'
 
@@ -150,9 +150,13 @@ async function runAction(cancel: AbortSignal): Promise<AgentOutcome | undefined>
  * summary: nothing produced is lost.
  */
 async function publishAndReport(
-  input: Omit<JobSummaryInput, 'published'> & { settings: Settings; known: KnownSecrets }
+  input: Omit<JobSummaryInput, 'published'> & {
+    settings: Settings
+    known: KnownSecrets
+    redact: (text: string) => string
+  }
 ): Promise<void> {
-  const { settings, known, ...report } = input
+  const { settings, known, redact, ...report } = input
   let published: PublishResult | undefined
   let publishError: unknown
   try {
@@ -173,6 +177,7 @@ async function publishAndReport(
       published?.message ??
       (publishError ? `not published: ${errorMessage(publishError)}` : undefined)
   })
+  await redactStepSummary(redact)
   if (publishError) throw publishError
 }
 

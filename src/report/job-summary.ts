@@ -23,8 +23,6 @@ export interface JobSummaryInput {
   artifact?: ArtifactOutcome
   /** What publishing did, or why it did not happen. */
   published?: string
-  /** Takes secrets out of the summary's text (src/secrets/run-scan.ts). */
-  redact?: (text: string) => string
 }
 
 /** Writes the job summary. A failure to write it is a warning: the result is already kept. */
@@ -35,39 +33,36 @@ export async function writeJobSummary(input: JobSummaryInput): Promise<void> {
   const digest = await readPatchDigest(patch.patchPath)
   const uploaded = artifact?.uploaded ? { name: artifact.name, url: artifact.url } : undefined
   const runUrl = runPageUrl()
-  const redact = input.redact ?? ((text: string) => text)
   await core.summary
     .addRaw(
-      redact(
-        renderSummary({
-          outcome,
-          files: patch.files,
-          insertions: patch.insertions,
-          deletions: patch.deletions,
-          patchPath: patchExists ? patch.patchPath : undefined,
-          executionFile: paths.executionFile,
-          gatewayLog: existsSync(paths.gatewayLog) ? paths.gatewayLog : undefined,
-          networkLog: existsSync(paths.networkLog) ? paths.networkLog : undefined,
-          ...(uploaded ? { artifact: uploaded } : {}),
-          ...(artifact && !artifact.uploaded && artifact.failed
-            ? { artifactMissing: artifact.reason }
-            : {}),
-          ...(runUrl ? { runUrl } : {}),
-          image: {
-            id: image.id,
-            cacheHit: image.cacheHit,
-            setupMs: image.setupMs,
-            built: image.built
-          },
-          deniedHostsMarkdown: formatDeniedHosts(session.deniedHosts, {
-            omitted: session.deniedHostsOmitted
-          }),
-          apiDoorMarkdown: formatApiDoor(session.api, outcome),
-          gatewayRequests: session.gatewayRequests,
-          published: input.published,
-          patchDigest: digest
-        }) + renderPatchSummary(digest, uploaded?.name, uploaded?.url)
-      )
+      renderSummary({
+        outcome,
+        files: patch.files,
+        insertions: patch.insertions,
+        deletions: patch.deletions,
+        patchPath: patchExists ? patch.patchPath : undefined,
+        executionFile: paths.executionFile,
+        gatewayLog: existsSync(paths.gatewayLog) ? paths.gatewayLog : undefined,
+        networkLog: existsSync(paths.networkLog) ? paths.networkLog : undefined,
+        ...(uploaded ? { artifact: uploaded } : {}),
+        ...(artifact && !artifact.uploaded && artifact.failed
+          ? { artifactMissing: artifact.reason }
+          : {}),
+        ...(runUrl ? { runUrl } : {}),
+        image: {
+          id: image.id,
+          cacheHit: image.cacheHit,
+          setupMs: image.setupMs,
+          built: image.built
+        },
+        deniedHostsMarkdown: formatDeniedHosts(session.deniedHosts, {
+          omitted: session.deniedHostsOmitted
+        }),
+        apiDoorMarkdown: formatApiDoor(session.api, outcome),
+        gatewayRequests: session.gatewayRequests,
+        published: input.published,
+        patchDigest: digest
+      }) + renderPatchSummary(digest, uploaded?.name, uploaded?.url)
     )
     .write()
     .catch((error: unknown) =>

@@ -116,3 +116,24 @@ async function redactTranscript(file: string, known: KnownSecrets): Promise<void
     }
   }
 }
+
+/**
+ * Takes secrets out of this step's job summary once it is written (the file is the step's own,
+ * so everything in it came from this run).
+ */
+export async function redactStepSummary(
+  redact: (text: string) => string,
+  env: NodeJS.ProcessEnv = process.env
+): Promise<void> {
+  const file = env.GITHUB_STEP_SUMMARY
+  if (!file) return
+  try {
+    const text = await readFile(file, 'utf8')
+    const redacted = redact(text)
+    if (redacted !== text) await writeFile(file, redacted)
+  } catch (error: unknown) {
+    if ((error as NodeJS.ErrnoException).code !== 'ENOENT') {
+      core.warning(`Could not scan the job summary for secrets: ${errorMessage(error)}`)
+    }
+  }
+}
