@@ -163,6 +163,29 @@ describe('the git config the agent sees', () => {
     expect(sanitisedList(config!.source)).not.toContain('extraheader')
   })
 
+  it('a submodule (.git file with a relative gitdir): mounted where the path leads from /workspace, core.worktree dropped', async () => {
+    // The layout `git submodule add` leaves: <super>/sub/.git says "gitdir: ../.git/modules/sub".
+    const superproject = path.join(root, 'super')
+    const sub = path.join(superproject, 'sub')
+    const modules = path.join(superproject, '.git', 'modules')
+    mkdirSync(modules, { recursive: true })
+    mkdirSync(sub)
+    git(root, 'init', '-q', '--separate-git-dir', path.join(modules, 'sub'), sub)
+    writeFileSync(path.join(sub, '.git'), 'gitdir: ../.git/modules/sub\n')
+    const gitDir = path.join(modules, 'sub')
+    git(sub, 'config', 'core.worktree', '../../../sub')
+    git(sub, 'config', 'remote.origin.url', `https://x-access-token:${token}@github.com/o/sub.git`)
+    const shield = await shieldGitConfig(sub, path.join(sub, '.git'), privateDir)
+    const inside = path.resolve('/workspace', '../.git/modules/sub')
+    expect(shield.overlays).toContainEqual({ source: gitDir, target: gitDir })
+    expect(shield.overlays).toContainEqual({ source: gitDir, target: inside })
+    const config = shield.overlays.find(o => o.target === path.join(inside, 'config'))
+    const list = sanitisedList(config!.source)
+    expect(list).not.toContain('core.worktree')
+    expect(list).not.toContain(token)
+    expect(list).toContain('remote.origin.url=https://github.com/o/sub.git')
+  })
+
   it('strips user:token from URLs and keeps ssh user names', () => {
     expect(stripUserinfo(`https://u:${token}@h/x`)).toEqual({ url: 'https://h/x', secret: token })
     expect(stripUserinfo(`https://${token}@h/x`)).toEqual({ url: 'https://h/x', secret: token })
