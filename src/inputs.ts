@@ -483,8 +483,18 @@ export function getPublishSettings(read: InputReader): PublishSettings {
     prDraft: parseBoolean(read('pr-draft'), 'pr-draft', false),
     // Only `!` entries: exceptions to the defaults; any plain entry: a list of its own.
     protectedPaths: resolveProtectedPaths(splitList(protectedPaths)),
-    maxFileBytes: parseSize(read('max-file-size'), 'max-file-size', DEFAULT_MAX_FILE_BYTES)
+    maxFileBytes: parseSize(read('max-file-size'), 'max-file-size', DEFAULT_MAX_FILE_BYTES),
+    secretScan: parseSwitch(read('secret-scan'), 'secret-scan', true),
+    secretScanAllow: splitList(read('secret-scan-allow'))
   }
+}
+
+/** A boolean input that also takes on/off (`secret-scan: on`). */
+function parseSwitch(value: string, inputName: string, fallback: boolean): boolean {
+  const v = value.trim().toLowerCase()
+  if (v === 'on') return true
+  if (v === 'off') return false
+  return parseBoolean(value, inputName, fallback)
 }
 
 /** Credentials are checked apart from the rest: a run that decides not to act needs none. */

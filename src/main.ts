@@ -22,6 +22,9 @@ import { runSandboxSession } from './sandbox/session.js'
 import { requireGitPath } from './sandbox/workspace.js'
 import type { Settings } from './settings.js'
 import { resolveTask } from './task.js'
+import { shieldCredentials } from './credentials/shield.js'
+import { knownSecretsForRun, redactStepSummary, screenRunResult } from './secrets/run-scan.js'
+import type { KnownSecrets } from './secrets/scan.js'
 import { decideRun } from './triggers/gate.js'
 
 /** The main step. The only place that fails the step. */
@@ -88,11 +91,22 @@ async function runAction(cancel: AbortSignal): Promise<AgentOutcome | undefined>
     core.setOutput(Outputs.imageId, image.id)
     core.setOutput(Outputs.cacheHit, String(image.cacheHit))
 
+    // Credentials in the working tree (git config, credential files) stay out of the container.
+    const shield = await shieldCredentials(settings.sandbox.workspace, gitPath, paths.workDir, core)
+    const known = knownSecretsForRun(settings, shield.secrets)
     // What the job's earlier steps left untracked is theirs, not the agent's change.
     const untrackedBefore = await snapshotUntracked(settings.sandbox.workspace)
-    const session = await runSandboxSession({ settings, paths, gitPath, image, decision, cancel })
+    const session = await runSandboxSession({
+      settings,
+      paths,
+      gitPath,
+      image,
+      decision,
+      cancel,
+      shield
+    })
     const { sandbox, task } = settings
-    const outcome = decideOutcome(
+    const agentOutcome = decideOutcome(
       session.container,
       session.transcript.result,
       session.transcript.lastAssistantText,
@@ -102,13 +116,26 @@ async function runAction(cancel: AbortSignal): Promise<AgentOutcome | undefined>
     )
     const patch = await createPatch(sandbox.workspace, paths.patchPath, {
       maxFileBytes: settings.publish.maxFileBytes,
-      untrackedBefore
+      untrackedBefore,
+      exclude: shield.hiddenFiles.map(file => file.path)
     })
+    // Before anything leaves the run: the secret scan (outputs and summary get redacted text).
+    const { outcome, redact } = await screenRunResult(settings, known, agentOutcome, patch, paths)
     reportChange(outcome, patch)
     setResultOutputs(outcome, patch, paths)
     const artifact = await uploadResultArtifact(settings.artifact, paths)
 
-    await publishAndReport({ settings, outcome, patch, paths, image, session, artifact })
+    await publishAndReport({
+      settings,
+      known,
+      outcome,
+      patch,
+      paths,
+      image,
+      session,
+      artifact,
+      redact
+    })
     return outcome
   } catch (error: unknown) {
     await progress?.fail(error)
@@ -123,9 +150,13 @@ async function runAction(cancel: AbortSignal): Promise<AgentOutcome | undefined>
  * summary: nothing produced is lost.
  */
 async function publishAndReport(
-  input: Omit<JobSummaryInput, 'published'> & { settings: Settings }
+  input: Omit<JobSummaryInput, 'published'> & {
+    settings: Settings
+    known: KnownSecrets
+    redact: (text: string) => string
+  }
 ): Promise<void> {
-  const { settings, ...report } = input
+  const { settings, known, redact, ...report } = input
   let published: PublishResult | undefined
   let publishError: unknown
   try {
@@ -134,7 +165,8 @@ async function publishAndReport(
       report.patch,
       report.outcome,
       report.paths,
-      report.artifact
+      report.artifact,
+      known
     )
   } catch (error: unknown) {
     publishError = error
@@ -145,6 +177,7 @@ async function publishAndReport(
       published?.message ??
       (publishError ? `not published: ${errorMessage(publishError)}` : undefined)
   })
+  await redactStepSummary(redact)
   if (publishError) throw publishError
 }
 

@@ -8,6 +8,8 @@ import { getPublishSettings } from './inputs.js'
 import { readPatchDigest, digestPatchText, type PatchDigest } from './git/patch-digest.js'
 import { findArtifactUrl } from './report/artifact.js'
 import { renderPatchSummary } from './report/comment.js'
+import { knownSecretsForPublish } from './secrets/known.js'
+import { redactSecrets, type KnownSecrets } from './secrets/scan.js'
 
 /**
  * The publish-only action (publish/action.yml): publishes a patch made by an earlier run of the
@@ -27,6 +29,9 @@ export async function runPublish(env: NodeJS.ProcessEnv = process.env): Promise<
   try {
     const read = (name: string): string => core.getInput(name)
     const settings = getPublishSettings(read)
+    // What this job can know of the run's secrets: its token and its credential-like env.
+    const known = knownSecretsForPublish(settings.githubToken, env)
+    for (const { value } of known.values) core.setSecret(value)
     const base = env.GITHUB_WORKSPACE || process.cwd()
     const workspace = path.resolve(base, read('working-directory').trim() || '.')
     const patch = read('patch').trim()
@@ -70,11 +75,16 @@ export async function runPublish(env: NodeJS.ProcessEnv = process.env): Promise<
       report,
       settings,
       context,
+      secrets: {
+        enabled: settings.secretScan !== false,
+        allow: settings.secretScanAllow ?? [],
+        known
+      },
       log: { info: message => core.info(message), warning: message => core.warning(message) }
     })
     setOutputs(result)
     core.info(result.message)
-    await writeSummary(result, patchPath)
+    await writeSummary(result, patchPath, settings.secretScan !== false ? known : undefined)
   } catch (error: unknown) {
     // One ::error:: line, never a stack trace.
     core.setFailed(errorMessage(error))
@@ -122,12 +132,17 @@ export function renderPublishSummary(result: PublishResult, patch: string | Patc
   return lines.join('\n')
 }
 
-async function writeSummary(result: PublishResult, patchPath: string): Promise<void> {
+async function writeSummary(
+  result: PublishResult,
+  patchPath: string,
+  known?: KnownSecrets
+): Promise<void> {
   if (!process.env.GITHUB_STEP_SUMMARY) return
   try {
     // Streamed with bounded memory: the patch is never one string.
     const digest = await readPatchDigest(patchPath).catch(() => digestPatchText(''))
-    await core.summary.addRaw(renderPublishSummary(result, digest)).write()
+    const markdown = renderPublishSummary(result, digest)
+    await core.summary.addRaw(known ? redactSecrets(markdown, known) : markdown).write()
   } catch (error: unknown) {
     core.warning(`Could not write the job summary: ${errorMessage(error)}`)
   }

@@ -7,6 +7,8 @@ import { setPublishOutputs } from './outputs.js'
 import type { ArtifactOutcome } from './report/artifact.js'
 import type { RunPaths } from './run-paths.js'
 import type { Settings } from './settings.js'
+import type { KnownSecrets } from './secrets/scan.js'
+import { secretScanSettings } from './secrets/run-scan.js'
 
 /**
  * The main step's publishing phase: resolves `auto`, applies the rule that only a successful
@@ -18,7 +20,8 @@ export async function publishResult(
   patch: PatchResult,
   outcome: AgentOutcome,
   paths: RunPaths,
-  artifact?: ArtifactOutcome
+  artifact?: ArtifactOutcome,
+  known: KnownSecrets = { values: [] }
 ): Promise<PublishResult | undefined> {
   if (settings.publish.mode === 'patch') return undefined
   const context = contextFromEnv()
@@ -44,6 +47,7 @@ export async function publishResult(
       },
       settings: settings.publish,
       context,
+      secrets: secretScanSettings(settings, known),
       log: { info: message => core.info(message), warning: message => core.warning(message) }
     })
     for (const warning of result.warnings) core.warning(warning)

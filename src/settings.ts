@@ -96,6 +96,10 @@ export interface PublishSettings {
    * in the summary and the comment; a patch from elsewhere holding one is refused.
    */
   maxFileBytes?: number
+  /** `secret-scan`: scan what is published for secrets (src/secrets/); on unless false. */
+  secretScan?: boolean
+  /** `secret-scan-allow`: globs of paths whose well-known-format findings are allowed. */
+  secretScanAllow?: string[]
 }
 
 /** The workflow artifact holding the patch, the transcript and the logs (report/artifact.ts). */

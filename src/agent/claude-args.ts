@@ -23,6 +23,10 @@ export interface SandboxNotesContext {
   availableToolchains?: NoteToolchain[]
   /** The repository's host path, where it is mounted as well (the job's installs refer to it). */
   workspaceAlias?: string
+  /** Credential files earlier steps left, which the agent sees empty (src/credentials/). */
+  hiddenFiles?: string[]
+  /** The git config the agent sees had credentials taken out. */
+  gitConfigSanitised?: boolean
 }
 
 /** At most this many allowed hosts and protected globs are listed; the rest are counted. */
@@ -85,6 +89,20 @@ export function sandboxNotes(context: NetworkMode | SandboxNotesContext): string
       `These paths are protected: if you change anything matching ${listed(protectedPaths)}, the host refuses to publish any of your work. Do not change them; if the task needs such a change, describe it in your final message instead.`
     )
   }
+  const hidden = notes.hiddenFiles ?? []
+  if (hidden.length > 0) {
+    lines.push(
+      `These files hold credentials that earlier steps of the job wrote: ${listed(hidden)}. You see each one empty and read-only, on purpose; they are never published. Do not try to recreate or work around them; if the task needs a credential, say so in your final message.`
+    )
+  }
+  if (notes.gitConfigSanitised) {
+    lines.push(
+      'The git config you see has its credentials (tokens, credential helpers) taken out; there is nothing to push or fetch with, and you need not.'
+    )
+  }
+  lines.push(
+    'Before anything you write is published (the patch, your final message), the host scans it for secrets: a change holding one is not committed. Never write tokens, keys or passwords into files or messages.'
+  )
   lines.push('Nothing outside /workspace, /tmp and your home directory is writable.')
   return lines.join('\n')
 }

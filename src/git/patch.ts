@@ -68,6 +68,11 @@ export interface CreatePatchOptions {
    * not the agent's change and stay out of the patch.
    */
   untrackedBefore?: UntrackedBaseline
+  /**
+   * Paths never collected, whatever the agent did to them (the credential files the agent saw
+   * empty; src/credentials/), relative to the working tree.
+   */
+  exclude?: string[]
 }
 
 export interface StagedPatch extends ChangeSummary {
@@ -123,7 +128,8 @@ export async function createPatch(
         const pathspecs = [
           Buffer.from('.'),
           ...embedded.map(directory => Buffer.from(`:(exclude,literal)${directory}`)),
-          ...large.skip.map(entry => Buffer.concat([Buffer.from(':(exclude,literal)'), entry]))
+          ...large.skip.map(entry => Buffer.concat([Buffer.from(':(exclude,literal)'), entry])),
+          ...(options.exclude ?? []).map(entry => Buffer.from(`:(exclude,literal)${entry}`))
         ]
         await git.run(['add', '--all', '--pathspec-from-file=-', '--pathspec-file-nul'], {
           env,

@@ -1,5 +1,6 @@
 import type { RunFigures } from '../report/comment.js'
 import type { PublishSettings } from '../settings.js'
+import type { SecretScanSettings } from '../secrets/verdict.js'
 import type { ClientOptions, Logger } from './client.js'
 import type { PublishContext, ResolvedPublishMode } from './context.js'
 
@@ -39,6 +40,8 @@ export interface PublishRequest {
   client?: Omit<ClientOptions, 'token' | 'baseUrl' | 'log'>
   /** Tree request size for the Git Data API (tests). */
   batchBytes?: number
+  /** The secret scan (`secret-scan`, `secret-scan-allow`) and the run's known secrets. */
+  secrets?: SecretScanSettings
 }
 
 export interface PublishResult {

@@ -6,6 +6,7 @@ import { commitPublisher } from './modes/commit.js'
 import type { Publisher, Target } from './modes/publisher.js'
 import { pullRequestPublisher } from './modes/pull-request.js'
 import { reviewPublisher } from './modes/review.js'
+import { screenSecrets } from './secret-screen.js'
 import { enforcePolicy, stage, stageOnto, type Staging } from './publish-stage.js'
 import type { PublishRequest, PublishResult } from './publish-types.js'
 
@@ -33,6 +34,7 @@ export async function publish(request: PublishRequest): Promise<PublishResult> {
   const staging = await stage(request)
   const refused = enforcePolicy(staging)
   if (refused) return refused
+  screenSecrets(staging)
   if (request.mode === 'patch') {
     return { mode: 'patch', message: 'Wrote the patch only (publish: patch)', warnings: [] }
   }

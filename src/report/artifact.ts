@@ -218,7 +218,14 @@ export async function uploadResultArtifact(
   settings: ArtifactSettings,
   paths: RunPaths
 ): Promise<ArtifactOutcome> {
-  const files = [paths.patchPath, paths.executionFile, paths.gatewayLog, paths.networkLog]
+  const files = [
+    paths.patchPath,
+    paths.executionFile,
+    paths.gatewayLog,
+    paths.networkLog,
+    // Beside a patch holding possible secrets: what the scan found (src/secrets/run-scan.ts).
+    `${paths.patchPath}.secret-scan.txt`
+  ]
   const upload = (): Promise<ArtifactOutcome> =>
     uploadRunArtifact({
       settings,

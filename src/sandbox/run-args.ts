@@ -51,6 +51,13 @@ export interface ContainerSpec {
   workspaceAlias?: string
   /** PATH and toolchain variables from tool-cache.ts; the `env` input wins over them. */
   toolchainEnv?: Record<string, string>
+  /**
+   * Read-only files and directories in place of what the working tree holds (the credential
+   * shield: a sanitised git config, empty files over credential files; src/credentials/). A
+   * relative target is in the working tree (at /workspace and at the alias); an absolute one is
+   * where it is.
+   */
+  overlays?: Array<{ source: string; target: string }>
   command: string[]
 }
 
@@ -178,12 +185,40 @@ export function dockerRunArgs(spec: ContainerSpec): string[] {
     )
   }
   if (spec.toolCache) args.push('--volume', `${spec.toolCache}:${spec.toolCache}:ro`)
+  args.push(...overlayArgs(spec))
   for (const key of Object.keys(env).sort()) {
     const fromUser = key in spec.userEnv && env[key] === spec.userEnv[key]
     args.push('--env', fromUser ? key : `${key}=${env[key]}`)
   }
   args.push(spec.image, ...spec.command)
   return args
+}
+
+/** `--mount` arguments for the spec's overlays (docker mounts parents before children). */
+function overlayArgs(spec: ContainerSpec): string[] {
+  const args: string[] = []
+  for (const overlay of spec.overlays ?? []) {
+    const targets = path.isAbsolute(overlay.target)
+      ? [overlay.target]
+      : [
+          path.posix.join('/workspace', overlay.target),
+          ...(spec.workspaceAlias ? [path.posix.join(spec.workspaceAlias, overlay.target)] : [])
+        ]
+    for (const target of targets) {
+      args.push(
+        '--mount',
+        ['type=bind', `source=${overlay.source}`, `target=${target}`, 'readonly']
+          .map(csvField)
+          .join(',')
+      )
+    }
+  }
+  return args
+}
+
+/** `--mount` is read as CSV: a field holding a comma or a quote is quoted. */
+function csvField(field: string): string {
+  return /[",\n\r]/.test(field) ? `"${field.replace(/"/g, '""')}"` : field
 }
 
 /** The docker client's environment for `docker run`: the runner's, plus the `env` input's values. */

@@ -18,6 +18,7 @@ import type { ContainerOutcome } from '../agent/result.js'
 import { TranscriptReader } from '../agent/stream.js'
 import { GATEWAY_SOCKET, IMAGE_USER, PROXY_SOCKET, State } from '../constants.js'
 import type { PreparedImage } from '../image/prepare.js'
+import type { CredentialShield } from '../credentials/shield.js'
 import { certificateBlocks } from '../inputs.js'
 import type { RunPaths } from '../run-paths.js'
 import type { Settings } from '../settings.js'
@@ -44,6 +45,8 @@ export interface SessionInput {
   image: PreparedImage
   decision: TriggerDecision
   cancel: AbortSignal
+  /** What the container gets in place of the working tree's credentials (src/credentials/). */
+  shield?: CredentialShield
 }
 
 /** What a finished session leaves behind for the outcome, the patch and the report. */
@@ -259,13 +262,16 @@ function containerSpec(
     toolCache: toolchain.toolCache,
     workspaceAlias: toolchain.workspaceAlias,
     toolchainEnv: toolchain.env,
+    overlays: input.shield?.overlays,
     command: claudeArgs(task, {
       network: sandbox.network,
       allowedDomains: parseAllowedDomains(sandbox.allowedDomains).entries.map(e => e.source),
       protectedPaths: publish.protectedPaths,
       toolchains: toolchain.toolchains.map(noteToolchain),
       availableToolchains: toolchain.available.map(noteToolchain),
-      workspaceAlias: toolchain.workspaceAlias
+      workspaceAlias: toolchain.workspaceAlias,
+      hiddenFiles: input.shield?.hiddenFiles.map(file => file.path),
+      gitConfigSanitised: (input.shield?.gitConfigRemoved.length ?? 0) > 0
     })
   }
 }
