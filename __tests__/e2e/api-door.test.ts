@@ -168,7 +168,8 @@ describe.each([SUPPORTED_CLI_VERSIONS.oldest, SUPPORTED_CLI_VERSIONS.newest])(
     }, 300_000)
 
     it('stops a looping agent right after max-budget-usd; nothing reaches the API after it', async () => {
-      // claude-opus-5-5 (the CLI's default with a key) at $4 per million input tokens: $0.40 a turn.
+      // claude-opus-5-5 at $4 per million input tokens: $0.40 a turn. Named, since the default
+      // model differs across CLI versions (2.1.232's is claude-opus-5).
       const usage = { input_tokens: 100_000, output_tokens: 10 }
       const loop = Array.from({ length: 10 }, (_, i) => ({
         tools: [bash(`echo turn ${i} >> /workspace/loop.txt`)],
@@ -176,7 +177,12 @@ describe.each([SUPPORTED_CLI_VERSIONS.oldest, SUPPORTED_CLI_VERSIONS.newest])(
       }))
       const started = Date.now()
       const { run, api, repo } = await runScenario(loop, {
-        inputs: { 'max-budget-usd': '1', publish: 'patch', 'claude-code-version': version }
+        inputs: {
+          'max-budget-usd': '1',
+          publish: 'patch',
+          'claude-code-version': version,
+          model: 'claude-opus-5-5'
+        }
       })
       const elapsed = Date.now() - started
       const main = api.mainRequests()
