@@ -14,10 +14,11 @@ import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { parseAllowedDomains } from '../src/egress/allow-list.js'
 import { startEgressProxy } from '../src/egress/proxy.js'
+import { announceQuick, failUnless, sized, verdict } from './bench-mode.js'
 
-const REQUESTS = 500
-const WARMUP = 50
-const TUNNEL_BYTES = 256 * 1024 * 1024
+const REQUESTS = sized(500, 50)
+const WARMUP = sized(50, 5)
+const TUNNEL_BYTES = sized(256, 16) * 1024 * 1024
 const TARGET_P50_ADDED_MS = 2
 const TARGET_MB_PER_S = 100
 const HOST = 'bench.test'
@@ -29,6 +30,7 @@ const overall = setTimeout(() => {
 overall.unref()
 
 async function main(): Promise<void> {
+  announceQuick('bench-proxy')
   const dir = await mkdtemp(join(tmpdir(), 'bench-proxy-'))
   const httpServer = createHttpServer((_req, res) => {
     res.writeHead(200, { 'content-type': 'text/plain', 'content-length': 2 })
@@ -85,13 +87,13 @@ async function main(): Promise<void> {
     const latencyOk = p50Added <= TARGET_P50_ADDED_MS
     const throughputOk = minTunnel / 1e6 >= TARGET_MB_PER_S
     console.log(
-      `Targets: p50 added latency <= ${TARGET_P50_ADDED_MS} ms: ${latencyOk ? 'met' : 'NOT met'} ` +
-        `(${ms(p50Added)}); CONNECT >= ${TARGET_MB_PER_S} MB/s: ${throughputOk ? 'met' : 'NOT met'} ` +
+      `Targets: p50 added latency <= ${TARGET_P50_ADDED_MS} ms: ${verdict(latencyOk)} ` +
+        `(${ms(p50Added)}); CONNECT >= ${TARGET_MB_PER_S} MB/s: ${verdict(throughputOk)} ` +
         `(${rate(minTunnel)} slowest direction)`
     )
     const allowed = proxy.entries.filter(entry => entry.allowed).length
     console.log(`Proxy decisions logged: ${proxy.entries.length} (${allowed} allowed)`)
-    if (!latencyOk || !throughputOk) process.exitCode = 1
+    failUnless(latencyOk && throughputOk)
   } finally {
     await proxy.close()
     await close(httpServer)

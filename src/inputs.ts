@@ -12,6 +12,7 @@ import type {
 } from './settings.js'
 import { PREBUILT_IMAGE_MODES } from './settings.js'
 import { DEFAULT_MAX_FILE_BYTES, resolveProtectedPaths } from './git/path-policy.js'
+import { outsideSupportedRange, supportedRange } from './agent/cli-versions.js'
 import { DEFAULT_CLAUDE_CODE_VERSION } from './constants.js'
 import { parseAllowedDomains } from './egress/allow-list.js'
 import { parseModelPrices } from './api-door/pricing.js'
@@ -338,6 +339,13 @@ export function getSettings(read: InputReader, env: NodeJS.ProcessEnv = process.
     throw new ConfigurationError(
       `Input \`claude-code-version\` must be an exact version such as ${DEFAULT_CLAUDE_CODE_VERSION}, got "${claudeCodeVersion}"`,
       'Ranges and tags are refused so the cached image matches what runs'
+    )
+  }
+  const outsideRange = outsideSupportedRange(claudeCodeVersion)
+  if (outsideRange) {
+    throw new ConfigurationError(
+      outsideRange,
+      `Set \`claude-code-version\` to a version from ${supportedRange()} (or leave it out for ${DEFAULT_CLAUDE_CODE_VERSION})`
     )
   }
 

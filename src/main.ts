@@ -76,26 +76,28 @@ async function runAction(cancel: AbortSignal): Promise<AgentOutcome | undefined>
   // publish: comment says "working…" at once; the result (or the failure) replaces it.
   const progress = await postProgressComment(settings)
   try {
-    const image = await prepareImage(
-      settings.image,
-      settings.task.claudeCodeVersion,
-      paths.workDir,
-      path.join(actionRoot(), 'docker'),
-      buildLog,
-      {
-        workspace: settings.sandbox.workspace,
-        baseSha: decision.pullRequest?.baseSha,
-        runId: paths.runId
-      }
-    )
+    // What the job's earlier steps left untracked is theirs, not the agent's change. Read while
+    // the image is prepared: preparing it never writes to the working tree.
+    const [image, untrackedBefore] = await Promise.all([
+      prepareImage(
+        settings.image,
+        settings.task.claudeCodeVersion,
+        paths.workDir,
+        path.join(actionRoot(), 'docker'),
+        buildLog,
+        {
+          workspace: settings.sandbox.workspace,
+          baseSha: decision.pullRequest?.baseSha,
+          runId: paths.runId
+        }
+      ),
+      snapshotUntracked(settings.sandbox.workspace)
+    ])
     core.setOutput(Outputs.imageId, image.id)
     core.setOutput(Outputs.cacheHit, String(image.cacheHit))
-
     // Credentials in the working tree (git config, credential files) stay out of the container.
     const shield = await shieldCredentials(settings.sandbox.workspace, gitPath, paths.workDir, core)
     const known = knownSecretsForRun(settings, shield.secrets)
-    // What the job's earlier steps left untracked is theirs, not the agent's change.
-    const untrackedBefore = await snapshotUntracked(settings.sandbox.workspace)
     const session = await runSandboxSession({
       settings,
       paths,

@@ -2,7 +2,7 @@ import * as core from '@actions/core'
 import type { AgentOutcome } from './agent/result.js'
 import type { PatchResult } from './git/patch.js'
 import { contextFromEnv, publishesFor, resolvePublishMode } from './github/context.js'
-import { publish, type PublishResult } from './github/publish.js'
+import type { PublishResult } from './github/publish.js'
 import { setPublishOutputs } from './outputs.js'
 import type { ArtifactOutcome } from './report/artifact.js'
 import type { RunPaths } from './run-paths.js'
@@ -35,6 +35,8 @@ export async function publishResult(
   }
   core.startGroup(`Publishing (${mode})`)
   try {
+    // Loaded only when publishing: the GitHub client is a measurable part of the action's start.
+    const { publish } = await import('./github/publish.js')
     const result = await publish({
       mode,
       workspace: settings.sandbox.workspace,

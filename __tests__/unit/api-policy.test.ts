@@ -1,12 +1,15 @@
-// The API door's request policy over a table: every request shape the real CLI 2.1.330 sent
-// passes (recorded in __tests__/fixtures/cli-requests-2.1.330.json), and each way of making the
-// API reach a third party, or the account's data, is refused with the rule that refused it.
+// The API door's request policy over a table: every request shape the real CLI sent, at both
+// ends of the supported range and at 2.1.330 (recorded in __tests__/fixtures/cli-requests-*.json
+// by scripts/record-cli-requests.ts), passes, and each way of making the API reach a third party,
+// or the account's data, is refused with the rule that refused it.
 import { describe, expect, it } from '@jest/globals'
-import { readFileSync } from 'node:fs'
+import { readdirSync, readFileSync } from 'node:fs'
 import path from 'node:path'
+import { SUPPORTED_CLI_VERSIONS } from '../../src/agent/cli-versions.js'
 import {
   checkRequest,
   CLI_API_SHAPE,
+  REFUSED_BETA_FAMILIES,
   MAX_REQUEST_BYTES,
   webSearchAllowed,
   type PolicyOptions
@@ -22,11 +25,18 @@ interface Recorded {
   body: Record<string, unknown>
 }
 
-const recorded = (
-  JSON.parse(
-    readFileSync(path.join(REPO_ROOT, '__tests__', 'fixtures', 'cli-requests-2.1.330.json'), 'utf8')
-  ) as { requests: Recorded[] }
-).requests
+const FIXTURES = path.join(REPO_ROOT, '__tests__', 'fixtures')
+const recordings = readdirSync(FIXTURES)
+  .filter(name => /^cli-requests-.*\.json$/.test(name))
+  .map(name => ({
+    version: name.replace(/^cli-requests-(.*)\.json$/, '$1'),
+    requests: (
+      JSON.parse(readFileSync(path.join(FIXTURES, name), 'utf8')) as { requests: Recorded[] }
+    ).requests
+  }))
+const recorded = recordings.flatMap(({ version, requests }) =>
+  requests.map(request => ({ ...request, run: `${version} ${request.run}` }))
+)
 
 const BETAS = 'claude-code-20250219,interleaved-thinking-2025-05-14'
 const MAIN: Record<string, unknown> = {
@@ -73,9 +83,15 @@ describe('what the real CLI sends passes', () => {
     expect(verdict).toMatchObject({ allowed: true })
   })
 
+  it('the recordings cover both ends of the supported range', () => {
+    const versions = recordings.map(r => r.version)
+    expect(versions).toContain(SUPPORTED_CLI_VERSIONS.oldest)
+    expect(versions).toContain(SUPPORTED_CLI_VERSIONS.newest)
+  })
+
   it('the recording covers main-loop and web-search requests, with a key and with OAuth', () => {
     expect(new Set(recorded.map(r => r.kind))).toEqual(new Set(['main', 'side']))
-    expect(recorded.some(r => r.run.startsWith('oauth'))).toBe(true)
+    expect(recorded.some(r => r.run.includes(' oauth'))).toBe(true)
     expect(
       recorded.some(r =>
         (r.body.tools as Array<{ type?: string }>).some(t => t.type?.startsWith('web_search'))
@@ -104,6 +120,27 @@ describe('what the real CLI sends passes', () => {
       }
     ])
     expect(check(inline)).toMatchObject({ allowed: true })
+  })
+})
+
+describe('what a CLI version adds or drops, harmlessly, passes', () => {
+  it.each([
+    ['a beta flag no version sent before', 'claude-code-20250219,some-new-feature-2027-01-01'],
+    [
+      'the oldest supported CLI’s flags',
+      'mid-conversation-system-2026-04-07,fallback-credit-2026-06-01'
+    ],
+    ['no flag at all', '']
+  ])('%s', (_name, beta) => {
+    expect(check(MAIN, WEB_OFF, { beta })).toMatchObject({ allowed: true })
+  })
+
+  it.each([
+    ['a number', 3],
+    ['a boolean', true],
+    ['null', null]
+  ])('an unknown top-level field holding %s', (_name, value) => {
+    expect(check({ ...MAIN, some_new_knob: value })).toMatchObject({ allowed: true })
   })
 })
 
@@ -209,6 +246,40 @@ describe('what would reach a third party is refused', () => {
     ],
     ['a query of its own', MAIN, { path: '/v1/messages?beta=true&x=1' }, 'query'],
     [
+      'the MCP connector beta alone',
+      MAIN,
+      { beta: 'mcp-client-2025-11-20' },
+      'beta mcp-client-2025-11-20'
+    ],
+    ['the web fetch beta', MAIN, { beta: 'web-fetch-2025-09-10' }, 'beta web-fetch-2025-09-10'],
+    ['the Skills beta', MAIN, { beta: 'skills-2025-10-02' }, 'beta skills-2025-10-02'],
+    ['a malformed beta flag', MAIN, { beta: 'x y' }, 'beta (malformed)'],
+    [
+      'an unknown field holding a string (an id of stored data looks like any string)',
+      { ...MAIN, memory_store: 'memstore_011' },
+      {},
+      'field memory_store'
+    ],
+    [
+      'an unknown field holding a structure',
+      { ...MAIN, connectors: [{ url: 'https://decoy.example/' }] },
+      {},
+      'field connectors'
+    ],
+    [
+      'a container given as an object',
+      { ...MAIN, container: { id: 'c', skills: [] } },
+      {},
+      'field container'
+    ],
+    ['a container set to null', { ...MAIN, container: null }, {}, 'field container'],
+    [
+      'a field named like an inherited property',
+      { ...MAIN, constructor: 'x' },
+      {},
+      'field constructor'
+    ],
+    [
       'web search when it is not allowed',
       { ...MAIN, tools: [{ type: 'web_search_20250305', name: 'web_search' }] },
       {},
@@ -279,7 +350,27 @@ describe('web search', () => {
   })
 })
 
+describe('refusals read as refusals', () => {
+  it('400 invalid_request_error: the CLI shows it as an invalid request, not an authentication failure', () => {
+    const verdict = check({ ...MAIN, mcp_servers: [] })
+    expect(verdict).toMatchObject({
+      allowed: false,
+      status: 400,
+      errorType: 'invalid_request_error'
+    })
+  })
+})
+
 describe('the allow-lists', () => {
+  it('every refused beta family is refused whatever its date', () => {
+    for (const family of Object.keys(REFUSED_BETA_FAMILIES)) {
+      expect(check(MAIN, WEB_OFF, { beta: `${family}-2099-01-01` })).toMatchObject({
+        allowed: false,
+        rule: `beta ${family}-2099-01-01`
+      })
+    }
+  })
+
   it('name none of the features that reach third parties', () => {
     const everything = JSON.stringify(CLI_API_SHAPE)
     for (const forbidden of [

@@ -216,7 +216,8 @@ describe('credential gateway', () => {
       { method: 'POST', path: '/v1/messages/batches' },
       { method: 'POST', path: '/v1/messages/../files' },
       { method: 'POST', path: '/v1/messages/' },
-      { method: 'HEAD', path: '/api/hello' },
+      { method: 'HEAD', path: '/api/hello/x' },
+      { method: 'GET', path: '/api/hello' },
       { method: 'GET', path: '/api/oauth/profile' }
     ]
     for (const { method, path } of refused) {
@@ -225,12 +226,12 @@ describe('credential gateway', () => {
         path,
         body: method === 'POST' ? MESSAGES_BODY : undefined
       })
-      expect(response.status).toBe(403)
+      expect(response.status).toBe(400)
       if (method !== 'HEAD') {
         expect(JSON.parse(response.body)).toEqual({
           type: 'error',
           error: {
-            type: 'permission_error',
+            type: 'invalid_request_error',
             message: `claude-sandbox gateway refused the request: path not allowed: ${method} ${path.split('?')[0]}`
           }
         })
@@ -239,8 +240,18 @@ describe('credential gateway', () => {
     expect(upstream.requests).toHaveLength(0)
     expect(gateway.entries.find(entry => entry.method === 'HEAD')?.bytes).toBe(0)
     expect(gateway.entries.map(entry => [entry.allowed, entry.status])).toEqual(
-      refused.map(() => [false, 403])
+      refused.map(() => [false, 400])
     )
+  })
+
+  it('answers the CLI’s connectivity probe itself: nothing forwarded, nothing refused', async () => {
+    const upstream = await fake([{ text: 'hello' }])
+    const gateway = await gatewayTo(upstream.url)
+    const response = await callGateway(gateway.socketPath, { method: 'HEAD', path: '/api/hello' })
+    expect(response.status).toBe(200)
+    expect(upstream.requests).toHaveLength(0)
+    expect(gateway.entries).toMatchObject([{ method: 'HEAD', allowed: true, status: 200 }])
+    expect(gateway.figures().refused).toEqual([])
   })
 
   it('joins request paths onto the upstream path prefix', async () => {
@@ -438,7 +449,7 @@ describe('the API door', () => {
     ['beta', MESSAGES_BODY, { 'anthropic-beta': 'files-api-2025-04-14' }]
   ]
 
-  it('refuses what the policy refuses with a non-retryable 403, before the upstream sees it', async () => {
+  it('refuses what the policy refuses with a non-retryable 400, before the upstream sees it', async () => {
     const upstream = await fake([{ text: 'hello' }])
     const refusals: string[] = []
     const gateway = await gatewayTo(upstream.url, { apiKey: REAL_KEY }, 'policy.sock', {
@@ -450,10 +461,10 @@ describe('the API door', () => {
         headers,
         body
       })
-      expect(response.status).toBe(403)
+      expect(response.status).toBe(400)
       expect(response.headers['x-should-retry']).toBe('false')
       const error = JSON.parse(response.body) as { type: string; error: { type: string } }
-      expect(error).toMatchObject({ type: 'error', error: { type: 'permission_error' } })
+      expect(error).toMatchObject({ type: 'error', error: { type: 'invalid_request_error' } })
     }
     expect(upstream.requests).toHaveLength(0)
     expect(gateway.entries.map(entry => entry.refused)).toEqual([

@@ -121,13 +121,13 @@ describe('getSettings defaults', () => {
       'allowed-tools': 'Read, Bash(git diff:*)\nEdit',
       'extra-packages': 'make gcc,\nlibssl-dev',
       'protected-paths': 'src/secret/**\n.github/**',
-      'claude-code-version': '2.1.0-beta.1',
+      'claude-code-version': '2.1.300-beta.1',
       'anthropic-base-url': 'http://litellm.internal:4000'
     })
     expect(s.task.maxTurns).toBe(7)
     expect(s.task.timeoutMs).toBe(30_000)
     expect(s.task.allowedTools).toEqual(['Read', 'Bash(git diff:*)', 'Edit'])
-    expect(s.task.claudeCodeVersion).toBe('2.1.0-beta.1')
+    expect(s.task.claudeCodeVersion).toBe('2.1.300-beta.1')
     expect(s.sandbox).toMatchObject({
       memory: '512m',
       cpus: '1.5',
@@ -259,6 +259,14 @@ describe('getSettings refuses bad inputs', () => {
     [
       { 'claude-code-version': '^2.1.0' },
       `Input \`claude-code-version\` must be an exact version such as ${DEFAULT_CLAUDE_CODE_VERSION}, got "^2.1.0"`
+    ],
+    [
+      { 'claude-code-version': '2.1.231' },
+      'claude-code-version 2.1.231 is older than the supported range (2.1.232 to 2.1.332)'
+    ],
+    [
+      { 'claude-code-version': '2.1.333' },
+      'claude-code-version 2.1.333 is newer than the supported range (2.1.232 to 2.1.332): the API door has not been checked against its requests'
     ],
     [
       { 'anthropic-base-url': 'ftp://x' },

@@ -188,6 +188,50 @@ describe('decideOutcome messages', () => {
     )
   })
 
+  it('names the API door’s rule and the remedy when the CLI stopped on a refusal, never authentication', () => {
+    const reason =
+      'claude-sandbox gateway refused the request: top-level field not allowed: some_field (an unknown field may carry only a number, a boolean or null)'
+    const outcome = decideOutcome(
+      container({ exitCode: 1 }),
+      success({ is_error: true, result: `API Error: 400 ${reason}` }),
+      undefined,
+      LIMITS,
+      undefined,
+      {
+        ...HOST,
+        api: api({
+          refused: [
+            {
+              rule: 'beta (malformed)',
+              count: 9,
+              reason: 'claude-sandbox gateway refused the request: x'
+            },
+            { rule: 'field some_field', count: 6, reason }
+          ]
+        })
+      }
+    )
+    expect(outcome.conclusion).toBe('failure')
+    expect(outcome.message).toContain(
+      'The API door refused Claude Code’s request (rule `field some_field`'
+    )
+    expect(outcome.message).toContain('not a credential problem')
+    expect(outcome.message).toContain('`claude-code-version` from 2.1.232 to 2.1.332')
+    expect(outcome.message).not.toMatch(/authenticat/i)
+  })
+
+  it('an API error the gateway did not make stays an API error', () => {
+    const outcome = decideOutcome(
+      container({ exitCode: 1 }),
+      success({ is_error: true, result: 'API Error: 529 overloaded' }),
+      undefined,
+      LIMITS,
+      undefined,
+      { ...HOST, api: api({ refused: [{ rule: 'path GET /x', count: 1, reason: 'r' }] }) }
+    )
+    expect(outcome.message).toBe('The agent stopped on an API error: API Error: 529 overloaded')
+  })
+
   it('names max-turns when the agent ran out of turns', () => {
     const outcome = decideOutcome(
       container({ exitCode: 1 }),

@@ -1,5 +1,6 @@
 import type { SDKResultMessage } from '@anthropic-ai/claude-agent-sdk'
 import { conversationEnded, type ApiFigures } from '../api-door/api-ledger.js'
+import { doorRefusalMessage } from '../api-door/refusal.js'
 
 export type Conclusion = 'success' | 'failure' | 'timeout' | 'cancelled'
 
@@ -138,6 +139,8 @@ export function decideOutcome(
     }
     if (result.subtype === 'success') {
       // is_error with subtype success is how the CLI reports an API error (401, 529, ...).
+      const refusal = doorRefusalMessage(host.api, result.result)
+      if (refusal) return { ...base, conclusion: 'failure', message: refusal }
       return {
         ...base,
         conclusion: 'failure',

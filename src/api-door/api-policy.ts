@@ -1,24 +1,40 @@
 /**
  * The API door's request policy (pure): which requests the credential gateway forwards with the
- * real key. With `network: restricted` the gateway is the sandbox's one way out, so it forwards
- * only requests shaped like the Claude Code CLI's own, and refuses whatever would make the API
- * reach a third party, or the account's stored data, on the agent's behalf: the MCP connector
- * (`mcp_servers`), server tools that fetch or execute (web fetch, code execution, `container`),
- * images and documents sourced by `url` or by Files API id, and the Files, Batches and Skills
- * APIs (their paths are not on the list).
+ * real key. With `network: restricted` the gateway is the sandbox's one way out, so it refuses
+ * whatever would make the API reach a third party, or the account's stored data, on the agent's
+ * behalf: the MCP connector (`mcp_servers`), server tools that fetch or execute (web fetch, code
+ * execution, `container`), images and documents sourced by `url` or by Files API id, and the
+ * Files, Batches and Skills APIs (their paths are not on the list).
  *
- * Every list is in CLI_API_SHAPE below. It was found by logging what the real CLI 2.1.330 sends
- * (`claude -p ... --output-format stream-json --verbose --dangerously-skip-permissions` against
- * __tests__/servers/fake-anthropic.ts) across tool turns (Write, Bash, Read, Edit, WebSearch),
- * with an API key and with an OAuth token, with the default models (claude-opus-5-5 with a key,
- * claude-sonnet-5-5 with OAuth) and with claude-sonnet-4-5 and claude-haiku-4-5. A CLI upgrade
- * that sends something new makes the end-to-end tests' "nothing was refused" checks fail, which
- * is the signal to log the new CLI and review this one list.
+ * It has to hold for every CLI version the action accepts (src/agent/cli-versions.ts), and CLI
+ * versions add and drop `anthropic-beta` flags every few releases (2.1.232 sends
+ * `mid-conversation-system-2026-04-07` and `fallback-credit-2026-06-01`, 2.1.332 neither). So
+ * the policy is strict where the API could be made to reach out, and lenient where it cannot:
+ *
+ * - **By body, allow-lists.** Everything that can name something outside the request is a
+ *   structure in the body: a tool (a server tool names a fetcher or an executor), a content
+ *   block and its `source` (a URL, a Files API id), a top-level field (`mcp_servers` names
+ *   servers by URL; `container` names a container by a plain string id, and carries skills).
+ *   These are checked against lists learned from the real CLI across the supported range
+ *   (2.1.232, 2.1.260, 2.1.290, 2.1.310, 2.1.330 and 2.1.332 recorded, all sending the same
+ *   fields, tool kinds, block and source types; see scripts/record-cli-requests.ts).
+ * - **Unknown top-level fields** pass only when their value is inert: a number, a boolean or
+ *   null, which cannot name a URL, a server, a tool or a stored object. A string or a structure
+ *   is refused: an id of the account's stored data is a plain string (`"container_011…"`), and
+ *   no test of a value can tell it from a harmless word, so only the fields the CLI was seen
+ *   to send are trusted with them.
+ * - **`anthropic-beta` flags, by name.** A flag is only a name: it lets the API accept a field,
+ *   a tool or a source in the body, which the body checks above refuse whatever the flags say.
+ *   So a flag passes unless it belongs to a family that unlocks a feature reaching out (the MCP
+ *   connector, web fetch, code execution, the Files, Batches and Skills APIs; see
+ *   REFUSED_BETA_FAMILIES): refusing those too is defence in depth, and names the feature in
+ *   the refusal. A flag the CLI adds or drops cannot fail a run.
+ *
+ * A refusal is answered as the API answers a request it will not take, `400
+ * invalid_request_error`, which the CLI reports as `API Error: 400 <our reason>` (a 403 reads
+ * "Failed to authenticate" in the CLI, which sent users the wrong way).
  */
 import type { IncomingHttpHeaders } from 'node:http'
-
-/** The CLI version CLI_API_SHAPE was measured with. */
-export const MEASURED_CLI_VERSION = '2.1.330'
 
 export const CLI_API_SHAPE = {
   /** Method and exact pathname; everything else the binary knows of is refused. */
@@ -28,7 +44,11 @@ export const CLI_API_SHAPE = {
   ],
   /** Query strings, whole. */
   queries: ['', 'beta=true'],
-  /** Top-level body fields. Observed, plus sampling parameters that are inline by nature. */
+  /**
+   * Top-level body fields that may carry strings and structures. Observed across the supported
+   * range, plus sampling parameters that are inline by nature. Any other field passes only with
+   * an inert value (a number, a boolean, null).
+   */
   fields: [
     'model',
     'messages',
@@ -46,31 +66,6 @@ export const CLI_API_SHAPE = {
     'top_p',
     'top_k',
     'stop_sequences'
-  ],
-  /** `anthropic-beta` flags. */
-  betas: [
-    // Observed with every model and credential.
-    'claude-code-20250219',
-    'interleaved-thinking-2025-05-14',
-    'context-management-2025-06-27',
-    'thinking-token-count-2026-05-13',
-    'advanced-tool-use-2025-11-20',
-    'thinking-display-updates-2026-08-18',
-    // Observed with the default (5.5) models.
-    'per-turn-control-2026-07-01',
-    'mid-conversation-tool-changes-2026-07-01',
-    'effort-2025-11-24',
-    // Observed with an OAuth token (the gateway adds oauth-… itself for a token).
-    'oauth-2025-04-20',
-    'extended-cache-ttl-2025-04-11',
-    // Observed on WebSearch's request; the tool itself is checked separately.
-    'web-search-2025-03-05',
-    // In the binary, model features that send nothing anywhere: a 1M-token context window
-    // (`model: sonnet[1m]`), JSON-schema output, prompt-cache scopes, token counting.
-    'context-1m-2025-08-07',
-    'structured-outputs-2025-12-15',
-    'prompt-caching-scope-2026-01-05',
-    'token-counting-2024-11-01'
   ],
   /** Content block types, in `messages`, `system` and tool results. */
   blockTypes: [
@@ -92,10 +87,33 @@ export const CLI_API_SHAPE = {
   webSearchTool: /^web_search_\d{8}$/
 } as const
 
-/** What a refusal says about the fields and features that reach third parties. */
-const WHY: Record<string, string> = {
+/**
+ * `anthropic-beta` families refused by name: each unlocks a feature that makes the API reach a
+ * third party or the account's stored data. A flag is in a family when it is the family's name
+ * or starts with it and a hyphen (`mcp-client-2025-04-04`, `files-api-2025-04-14`).
+ */
+export const REFUSED_BETA_FAMILIES: Record<string, string> = {
+  'mcp-client': 'the MCP connector',
+  'mcp-servers': 'the MCP connector',
+  'web-fetch': 'server-side web fetch',
+  'code-execution': 'server-side code execution',
+  'files-api': 'the Files API',
+  skills: 'the Skills API',
+  'message-batches': 'the Batches API',
+  container: 'code-execution containers'
+}
+
+/** A flag's shape: anything else (spaces, quotes, very long) is not a flag the CLI sends. */
+const BETA_FLAG = /^[a-z0-9][a-z0-9._-]{0,99}$/i
+
+/** Top-level fields refused by name, and why: they make the API reach out. */
+const REFUSED_FIELDS: Record<string, string> = {
   mcp_servers: 'the MCP connector would make the API call servers the agent names',
-  container: 'a code-execution container can reach the network and the account’s files',
+  container: 'a code-execution container can reach the network and the account’s files'
+}
+
+/** What a refusal says about the sources that reach out. */
+const REFUSED_SOURCES: Record<string, string> = {
   url: 'the API would fetch the URL',
   file: 'it reads the account’s Files API storage'
 }
@@ -126,30 +144,33 @@ export type PolicyVerdict =
     }
   | {
       allowed: false
-      status: 403 | 413
-      errorType: 'permission_error' | 'request_too_large'
+      status: 400 | 413
+      errorType: 'invalid_request_error' | 'request_too_large'
       /** One line, for the client, the log and the summary (group by `rule`). */
       reason: string
       /** A short stable name of the rule that refused, e.g. `field mcp_servers`. */
       rule: string
     }
 
+/** What every refusal's reason begins with: how the CLI's error text is recognised as ours. */
+export const REFUSAL_PREFIX = 'claude-sandbox gateway refused the request: '
+
 /** The Messages API's own request limit is 32 MB; nothing legitimate is bigger. */
 export const MAX_REQUEST_BYTES = 32 * 1024 * 1024
 
 type Refusal = Extract<PolicyVerdict, { allowed: false }>
 
-function refuse(rule: string, detail: string, status: Refusal['status'] = 403): Refusal {
+function refuse(rule: string, detail: string, status: Refusal['status'] = 400): Refusal {
   // Rules and details can quote what the client sent: keep them short.
   rule = rule.length > 120 ? `${rule.slice(0, 120)}…` : rule
   detail = detail.length > 400 ? `${detail.slice(0, 400)}…` : detail
-  const errorType = status === 413 ? 'request_too_large' : 'permission_error'
+  const errorType = status === 413 ? 'request_too_large' : 'invalid_request_error'
   return {
     allowed: false,
     status,
     errorType,
     rule,
-    reason: `claude-sandbox gateway refused the request: ${detail}`
+    reason: `${REFUSAL_PREFIX}${detail}`
   }
 }
 
@@ -182,9 +203,8 @@ export function checkRequest(request: ApiRequest, options: PolicyOptions): Polic
   const pathRefusal = checkPath(request.method, request.path)
   if (pathRefusal) return pathRefusal
   for (const flag of betaFlags(request.headers)) {
-    if (!(CLI_API_SHAPE.betas as readonly string[]).includes(flag)) {
-      return refuse(`beta ${flag}`, `anthropic-beta flag not allowed: ${flag}`)
-    }
+    const refusal = checkBeta(flag)
+    if (refusal) return refusal
   }
   const encoding = String(request.headers['content-encoding'] ?? 'identity').toLowerCase()
   if (encoding !== 'identity') {
@@ -201,11 +221,9 @@ export function checkRequest(request: ApiRequest, options: PolicyOptions): Polic
   }
   if (!isRecord(parsed)) return refuse('body not an object', 'the body is not a JSON object')
 
-  for (const field of Object.keys(parsed)) {
-    if (!(CLI_API_SHAPE.fields as readonly string[]).includes(field)) {
-      const why = WHY[field] ? ` (${WHY[field]})` : ''
-      return refuse(`field ${field}`, `top-level field not allowed: ${field}${why}`)
-    }
+  for (const [field, value] of Object.entries(parsed)) {
+    const refusal = checkField(field, value)
+    if (refusal) return refusal
   }
   const tools = parsed.tools
   let agentLoop = false
@@ -239,6 +257,38 @@ export function checkRequest(request: ApiRequest, options: PolicyOptions): Polic
   }
 }
 
+/** A beta flag passes unless it is malformed or in a family that reaches out. */
+function checkBeta(flag: string): Refusal | undefined {
+  if (!BETA_FLAG.test(flag)) return refuse('beta (malformed)', 'a malformed anthropic-beta flag')
+  const family = Object.keys(REFUSED_BETA_FAMILIES).find(
+    name => flag.toLowerCase() === name || flag.toLowerCase().startsWith(`${name}-`)
+  )
+  if (family === undefined) return undefined
+  return refuse(
+    `beta ${flag}`,
+    `anthropic-beta flag not allowed: ${flag} (it enables ${REFUSED_BETA_FAMILIES[family]}, which reaches beyond the sandbox)`
+  )
+}
+
+/**
+ * A top-level field passes when it is on the list, or when its value is inert (a number, a
+ * boolean, null: nothing that can name a URL, a server, a tool or a stored object).
+ */
+function checkField(field: string, value: unknown): Refusal | undefined {
+  if (Object.hasOwn(REFUSED_FIELDS, field)) {
+    return refuse(
+      `field ${field}`,
+      `top-level field not allowed: ${field} (${REFUSED_FIELDS[field]})`
+    )
+  }
+  if ((CLI_API_SHAPE.fields as readonly string[]).includes(field)) return undefined
+  if (value === null || typeof value === 'number' || typeof value === 'boolean') return undefined
+  return refuse(
+    `field ${field}`,
+    `top-level field not allowed: ${field} (an unknown field may carry only a number, a boolean or null)`
+  )
+}
+
 function checkMessages(messages: unknown, options: PolicyOptions): Refusal | undefined {
   if (messages === undefined) return undefined
   if (!Array.isArray(messages)) return refuse('messages', '`messages` is not a list')
@@ -266,7 +316,9 @@ function checkBlocks(content: unknown, options: PolicyOptions, depth: number): R
       const source = block.source
       const sourceType = isRecord(source) ? String(source.type) : typeof source
       if (!(CLI_API_SHAPE.sourceTypes as readonly string[]).includes(sourceType)) {
-        const why = WHY[sourceType] ? ` (${WHY[sourceType]})` : ''
+        const why = Object.hasOwn(REFUSED_SOURCES, sourceType)
+          ? ` (${REFUSED_SOURCES[sourceType]})`
+          : ''
         return refuse(`source ${sourceType}`, `${type} source not allowed: ${sourceType}${why}`)
       }
       if (isRecord(source) && sourceType === 'content') {

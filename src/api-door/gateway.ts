@@ -12,8 +12,9 @@
  * - with CLAUDE_CODE_DISABLE_NONESSENTIAL_TRAFFIC=1 (the agent image's default), the only
  *   requests to ANTHROPIC_BASE_URL are `POST /v1/messages?beta=true`: the agent loop, and side
  *   requests such as WebSearch's server-tool call;
- * - without it, the CLI additionally sends one `HEAD /api/hello` (a connectivity probe, user-agent
- *   `Bun/...`, no credentials) at start-up. The gateway refuses it; the CLI carries on regardless.
+ * - without it (and with it, in CLI 2.1.232), the CLI additionally sends one `HEAD /api/hello`
+ *   (a connectivity probe, user-agent `Bun/...`, no credentials) at start-up. The gateway
+ *   answers it itself with an empty 200 and forwards nothing.
  * - `POST /v1/messages/count_tokens?beta=true` is the CLI's token-counting call (it exists in the
  *   binary; not observed in these runs) and is harmless, so it is allowed.
  * Everything else the binary knows about (files, batches, skills, sessions, organizations, OAuth
@@ -115,6 +116,9 @@ export interface Gateway {
   close(): Promise<void>
 }
 
+/** `HEAD` here is the CLI's connectivity probe, which the gateway answers itself. */
+const CONNECTIVITY_PROBE = '/api/hello'
+
 /** The beta flag the API requires on requests authenticated with an OAuth token. */
 export const OAUTH_BETA = 'oauth-2025-04-20'
 
@@ -214,6 +218,15 @@ export async function startGateway(options: GatewayOptions): Promise<Gateway> {
       }
     }
 
+    if (method === 'HEAD' && path === CONNECTIVITY_PROBE) {
+      // The CLI's connectivity probe (2.1.232 sends it even with non-essential traffic off):
+      // answered here, never forwarded, so no credential and no body ever goes with it.
+      req.resume()
+      res.writeHead(200, { 'content-length': 0 })
+      res.end()
+      log(true)(200, 0)
+      return
+    }
     const pathRefusal = checkPath(method, path)
     if (pathRefusal) {
       refuse(pathRefusal.status, pathRefusal.errorType, pathRefusal.rule, pathRefusal.reason)

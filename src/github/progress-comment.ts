@@ -2,7 +2,6 @@ import * as core from '@actions/core'
 import { errorMessage } from '../errors.js'
 import { neutralizeMarkdown, stickyMarker } from '../report/comment.js'
 import type { Settings } from '../settings.js'
-import { createGitHubClient } from './client.js'
 import {
   contextFromEnv,
   issueNumber,
@@ -41,6 +40,8 @@ export async function postProgressComment(
   if (number === undefined || resolvePublishMode(settings.publish.mode, context) !== 'comment') {
     return undefined
   }
+  // Loaded only when there is a comment to post: the client is a measurable part of the start.
+  const { createGitHubClient } = await import('./client.js')
   const client = createGitHubClient({ token, baseUrl: context.apiUrl, retries: 1 })
   const repo = { owner: context.owner, repo: context.repo }
   const marker = stickyMarker(context.workflow, context.job)

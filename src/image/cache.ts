@@ -1,4 +1,4 @@
-import * as cache from '@actions/cache'
+import * as cache from '../cache-client.js'
 import { spawn } from 'node:child_process'
 import { rm, stat } from 'node:fs/promises'
 import os from 'node:os'

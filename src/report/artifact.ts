@@ -11,7 +11,6 @@
 import { createHash } from 'node:crypto'
 import { existsSync } from 'node:fs'
 import path from 'node:path'
-import { DefaultArtifactClient } from '@actions/artifact'
 import * as core from '@actions/core'
 import { Outputs } from '../constants.js'
 import { errorMessage } from '../errors.js'
@@ -156,7 +155,7 @@ export async function uploadRunArtifact(request: UploadRequest): Promise<Artifac
     return notUploaded('GitHub Enterprise Server has no artifact service for this client', true)
   }
   if (files.length === 0) return notUploaded('the run left no files', true)
-  const client = request.client ?? new DefaultArtifactClient()
+  const client = request.client ?? (await defaultClient())
   const options =
     request.settings.retentionDays === undefined
       ? {}
@@ -198,10 +197,11 @@ export async function uploadRunArtifact(request: UploadRequest): Promise<Artifac
 export async function findArtifactUrl(
   name: string,
   env: NodeJS.ProcessEnv = process.env,
-  client: ArtifactFinder = new DefaultArtifactClient()
+  finder?: ArtifactFinder
 ): Promise<string | undefined> {
   if (!hasArtifactService(env) || isEnterpriseServer(env)) return undefined
   try {
+    const client = finder ?? (await defaultClient())
     const { artifact } = await client.getArtifact(name)
     return artifactPageUrl(artifact.id, env)
   } catch {
@@ -255,4 +255,14 @@ export async function uploadResultArtifact(
     core.info(`No artifact: ${outcome.reason}; the files are in ${paths.outDir}`)
   }
   return outcome
+}
+
+/**
+ * The artifact client, loaded when an upload or a look-up is due: with the Azure storage
+ * library under it, it is the largest part of the bundle, which every run would otherwise parse
+ * before its first line (issue 22).
+ */
+async function defaultClient(): Promise<ArtifactUploader & ArtifactFinder> {
+  const { DefaultArtifactClient } = await import('@actions/artifact')
+  return new DefaultArtifactClient()
 }

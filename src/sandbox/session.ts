@@ -70,10 +70,14 @@ export async function runSandboxSession(input: SessionInput): Promise<SessionRes
   const { sandbox, task } = settings
   const caPem = sandboxCaBundle(settings)
   const apiDoor = apiDoorFor(settings, core)
+  // The toolchain probe (a container of its own when the tool cache has tools) does not need
+  // the doors: both at once.
+  const toolchainProbe = sessionToolchain(input)
+  toolchainProbe.catch(() => undefined) // awaited below, unless the doors fail first
   const doors = await openDoors(settings, paths, apiDoor, caPem)
   const started = Date.now()
   try {
-    const toolchain = await sessionToolchain(input)
+    const toolchain = await toolchainProbe
     const spec = containerSpec(input, doors.proxy !== undefined, doors.caBundleName, toolchain)
     const { container, transcript } = await withAgentWorkspace(input, spec, async () => {
       const transcript = new TranscriptReader(paths.executionFile, line => core.info(line))

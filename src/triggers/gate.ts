@@ -1,5 +1,4 @@
 import { readFileSync, existsSync } from 'node:fs'
-import { getOctokit } from '@actions/github'
 import { ConfigurationError, errorMessage } from '../errors.js'
 import type { Settings } from '../settings.js'
 import type { GitHubReader, TriggerDecision } from './event.js'
@@ -28,7 +27,7 @@ export async function decideRun(
   const [owner = '', repo = ''] = (env.GITHUB_REPOSITORY ?? '/').split('/')
   const token = settings.publish.githubToken
   const client: GitHubReader = token
-    ? getOctokit(token, { baseUrl: env.GITHUB_API_URL || 'https://api.github.com' })
+    ? lazyOctokit(token, env.GITHUB_API_URL || 'https://api.github.com')
     : {
         request: () => {
           throw new ConfigurationError(
@@ -53,5 +52,20 @@ export async function decideRun(
       `Could not check who triggered this run through the GitHub API (${errorMessage(error)})`,
       'Give the job `permissions: pull-requests: read` (and `contents: read`), or check `github-token`'
     )
+  }
+}
+
+/**
+ * An Octokit client made on its first request: most events (a dispatch, a schedule, a pull
+ * request from the same repository) need no API call, and loading the client is a measurable
+ * part of the action's start (issue 22).
+ */
+function lazyOctokit(token: string, baseUrl: string): GitHubReader {
+  let client: Promise<GitHubReader> | undefined
+  return {
+    request: async (route, parameters) => {
+      client ??= import('@actions/github').then(({ getOctokit }) => getOctokit(token, { baseUrl }))
+      return (await client).request(route, parameters)
+    }
   }
 }
