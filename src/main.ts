@@ -13,6 +13,7 @@ import { requirePublishTarget } from './github/context.js'
 import type { PublishResult } from './github/publish.js'
 import { prepareImage } from './image/prepare.js'
 import { actionRoot, getSettings, requireCredentials } from './inputs.js'
+import { openProvider } from './api-door/providers/open.js'
 import { setResultOutputs } from './outputs.js'
 import { publishResult } from './publish-step.js'
 import { uploadResultArtifact } from './report/artifact.js'
@@ -62,6 +63,7 @@ async function runAction(cancel: AbortSignal): Promise<AgentOutcome | undefined>
   core.info(decision.reason)
   settings.task.prompt = await resolveTask(settings, decision)
   requireCredentials(settings)
+  const provider = await openProvider(settings.credentials)
   requirePublishTarget(settings.publish.mode)
   const gitPath = requireGitPath(settings.sandbox.workspace)
   core.info(`Docker engine ${await requireDockerDaemon()}`)
@@ -90,7 +92,15 @@ async function runAction(cancel: AbortSignal): Promise<AgentOutcome | undefined>
 
     // What the job's earlier steps left untracked is theirs, not the agent's change.
     const untrackedBefore = await snapshotUntracked(settings.sandbox.workspace)
-    const session = await runSandboxSession({ settings, paths, gitPath, image, decision, cancel })
+    const session = await runSandboxSession({
+      settings,
+      paths,
+      gitPath,
+      image,
+      decision,
+      cancel,
+      provider
+    })
     const { sandbox, task } = settings
     const outcome = decideOutcome(
       session.container,

@@ -65,6 +65,8 @@ export const CLI_API_SHAPE = {
     'extended-cache-ttl-2025-04-11',
     // Observed on WebSearch's request; the tool itself is checked separately.
     'web-search-2025-03-05',
+    // Observed in Bedrock's and Vertex's modes (providers/): ToolSearch's flag there.
+    'tool-search-tool-2025-10-19',
     // In the binary, model features that send nothing anywhere: a 1M-token context window
     // (`model: sonnet[1m]`), JSON-schema output, prompt-cache scopes, token counting.
     'context-1m-2025-08-07',

@@ -16,7 +16,7 @@ import tls from 'node:tls'
 import { claudeArgs, type NoteToolchain } from '../agent/claude-args.js'
 import type { ContainerOutcome } from '../agent/result.js'
 import { TranscriptReader } from '../agent/stream.js'
-import { GATEWAY_SOCKET, IMAGE_USER, PROXY_SOCKET, State } from '../constants.js'
+import { GATEWAY_PORT, GATEWAY_SOCKET, IMAGE_USER, PROXY_SOCKET, State } from '../constants.js'
 import type { PreparedImage } from '../image/prepare.js'
 import { certificateBlocks } from '../inputs.js'
 import type { RunPaths } from '../run-paths.js'
@@ -28,6 +28,8 @@ import { runContainer } from './container.js'
 import { checkDaemonSeesDirectory } from './daemon-visibility.js'
 import type { ApiFigures } from '../api-door/api-ledger.js'
 import { apiDoorFor, type ApiDoor } from '../api-door/api-door.js'
+import { providerCliEnv } from '../api-door/providers/cli-env.js'
+import type { UpstreamProvider } from '../api-door/providers/provider.js'
 import { withDiskGuard } from './disk-guard.js'
 import { startGateway, type Gateway } from '../api-door/gateway.js'
 import { startEgressProxy, type DeniedHost, type EgressProxy } from '../egress/proxy.js'
@@ -44,6 +46,8 @@ export interface SessionInput {
   image: PreparedImage
   decision: TriggerDecision
   cancel: AbortSignal
+  /** The model provider, opened with its credentials (api-door/providers/open.ts). */
+  provider: UpstreamProvider
 }
 
 /** What a finished session leaves behind for the outcome, the patch and the report. */
@@ -67,7 +71,7 @@ export async function runSandboxSession(input: SessionInput): Promise<SessionRes
   const { sandbox, task } = settings
   const caPem = sandboxCaBundle(settings)
   const apiDoor = apiDoorFor(settings, core)
-  const doors = await openDoors(settings, paths, apiDoor, caPem)
+  const doors = await openDoors(settings, paths, apiDoor, input.provider, caPem)
   const started = Date.now()
   try {
     const toolchain = await sessionToolchain(input)
@@ -163,6 +167,7 @@ async function openDoors(
   settings: Settings,
   paths: RunPaths,
   apiDoor: ApiDoor,
+  provider: UpstreamProvider,
   caPem?: string
 ): Promise<Doors> {
   const { sandbox, credentials } = settings
@@ -178,7 +183,7 @@ async function openDoors(
     upstream: credentials.baseUrl,
     upstreamProxy,
     upstreamCa: caPem,
-    credentials: { apiKey: credentials.apiKey, oauthToken: credentials.oauthToken },
+    provider,
     log: entry => gatewayLines.push(JSON.stringify(entry)),
     ...apiDoor.gatewayOptions
   })
@@ -259,6 +264,7 @@ function containerSpec(
     toolCache: toolchain.toolCache,
     workspaceAlias: toolchain.workspaceAlias,
     toolchainEnv: toolchain.env,
+    providerEnv: providerCliEnv(credentials, `http://127.0.0.1:${GATEWAY_PORT}`),
     command: claudeArgs(task, {
       network: sandbox.network,
       allowedDomains: parseAllowedDomains(sandbox.allowedDomains).entries.map(e => e.source),
