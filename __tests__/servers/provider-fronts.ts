@@ -16,7 +16,7 @@
  *   (`POST /v1/oauth/token`, RFC 7523 jwt-bearer) issuing short-lived tokens;
  * - an LLM gateway (LiteLLM-like) that requires a bearer token and a custom header.
  */
-import { randomBytes } from 'node:crypto'
+import { createHash, randomBytes } from 'node:crypto'
 import {
   createServer,
   request as httpRequest,
@@ -226,6 +226,17 @@ export async function verifySigV4(
   if (Math.abs(Date.now() - signingDate.getTime()) > 5 * 60_000) {
     return { type: 'InvalidSignatureException', message: 'Signature expired' }
   }
+  // A signed payload hash must be the body's: otherwise the signature would not cover the body.
+  const claimedHash = req.headers['x-amz-content-sha256']
+  if (
+    claimedHash !== undefined &&
+    claimedHash !== createHash('sha256').update(req.body).digest('hex')
+  ) {
+    return {
+      type: 'InvalidSignatureException',
+      message: 'x-amz-content-sha256 does not match the body'
+    }
+  }
   const headers: Record<string, string> = {}
   for (const name of (signedHeaders ?? '').split(';')) {
     const value = req.headers[name]
@@ -298,7 +309,6 @@ export async function startFakeBedrock(
     if (bad) return fail(403, bad.type, bad.message)
     const pathname = path.split('?')[0] ?? ''
     if (method === 'GET' && pathname === '/inference-profiles') {
-      if (process.env.I21_REFUSE_PROFILES) return fail(403, 'AccessDeniedException', 'refused')
       record.status = 200
       return json(res, 200, { inferenceProfileSummaries: [] })
     }

@@ -36,6 +36,7 @@ export class EventStreamTap implements ResponseTap {
       if (buffer.length - offset < total) break
       this.frame(buffer.subarray(offset, offset + total))
       offset += total
+      if (this.broken) break
     }
     buffer = buffer.subarray(offset)
     this.pending = buffer.length > 0 && !this.broken ? [buffer] : []
