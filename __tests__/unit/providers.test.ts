@@ -19,6 +19,7 @@ import {
 import { TokenCache } from '../../src/api-door/providers/token-cache.js'
 import { checkVertexRequest, vertexProvider } from '../../src/api-door/providers/vertex.js'
 import { ConfigurationError } from '../../src/errors.js'
+import { containerEnv } from '../../src/sandbox/run-args.js'
 import { bedrockChunkFrame, startFakeBedrock, startFakeVertex } from '../servers/provider-fronts.js'
 
 const AWS = { accessKeyId: 'AKIAUNITTEST', secretAccessKey: 'unit/secret', sessionToken: 'sess' }
@@ -327,6 +328,32 @@ describe('the token cache', () => {
     fail = true
     now = 20_000
     await expect(cache.get()).rejects.toThrow('invalid_grant')
+  })
+})
+
+describe("the container's environment", () => {
+  it('in a provider mode holds the mode and no placeholder key', () => {
+    const env = containerEnv({
+      name: 'n',
+      runId: 'r',
+      image: 'i',
+      workspace: '/w',
+      gitPath: '/w/.git',
+      socketDir: '/s',
+      user: { uid: 1000, gid: 1000 },
+      home: '/home/agent',
+      network: 'restricted',
+      proxy: true,
+      memory: '1g',
+      cpus: '1',
+      pidsLimit: 10,
+      userEnv: {},
+      providerEnv: providerCliEnv({ provider: 'bedrock' }, 'http://127.0.0.1:8080'),
+      command: []
+    })
+    expect(env.CLAUDE_CODE_USE_BEDROCK).toBe('1')
+    expect(env.ANTHROPIC_API_KEY).toBeUndefined()
+    expect(Object.keys(env).filter(name => /^(AWS_|GOOGLE_|ACTIONS_)/.test(name))).toEqual([])
   })
 })
 

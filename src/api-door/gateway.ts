@@ -289,7 +289,11 @@ export async function startGateway(options: GatewayOptions): Promise<Gateway> {
     }
     // The provider adds the credentials (or signs); a token it holds may be refreshed first.
     provider.authorize(outgoing).then(
-      headers => send(res, outgoing, headers, finish, book),
+      headers => {
+        // The CLI gave up while a token was being fetched: send nothing.
+        if (res.destroyed) return finish(0, 0, 'client closed the connection')
+        send(res, outgoing, headers, finish, book)
+      },
       (error: unknown) => {
         const detail = errorMessage(error)
         const problem = `${provider.label}: ${detail}`
