@@ -329,7 +329,8 @@ export async function startFakeBedrock(
     if (typeof parsed.anthropic_version !== 'string' || 'model' in parsed) {
       return fail(400, 'ValidationException', 'anthropic_version is required; model is not')
     }
-    const { anthropic_version: _version, anthropic_beta: betas, ...rest } = parsed
+    const { anthropic_beta: betas, ...rest } = parsed
+    delete rest.anthropic_version
     const headers: Record<string, string> = Array.isArray(betas)
       ? { 'anthropic-beta': betas.join(',') }
       : {}
@@ -457,7 +458,8 @@ export async function startFakeVertex(
     if (parsed.anthropic_version !== 'vertex-2023-10-16' || 'model' in parsed) {
       return fail(400, 'anthropic_version vertex-2023-10-16 is required', 'INVALID_ARGUMENT')
     }
-    const { anthropic_version: _version, ...rest } = parsed
+    const rest = { ...parsed }
+    delete rest.anthropic_version
     const beta = req.headers['anthropic-beta']
     const answer = await callApi(
       api,
