@@ -506,6 +506,6 @@ export function requireCredentials(settings: Settings, env: NodeJS.ProcessEnv = 
   throw new ConfigurationError(
     'No credentials: `anthropic-api-key` and `claude-code-oauth-token` are both empty' +
       (fork ? ' (pull requests from forks get no secrets)' : ''),
-    'Add `anthropic-api-key: ${{ secrets.ANTHROPIC_API_KEY }}` under `with:` and create that repository secret'
+    'Add `anthropic-api-key: ${{ secrets.ANTHROPIC_API_KEY }}` under `with:` and create that repository secret, or go keyless: `provider: bedrock` or `provider: vertex` after your cloud’s credentials step, or `anthropic-federation-rule-id` with `anthropic-organization-id`'
   )
 }
