@@ -275,6 +275,35 @@ describe('Vertex through the gateway', () => {
     }
   })
 
+  it('a token Vertex refuses (401) is a credentials problem, not retried', async () => {
+    const place = { projectId: 'proj-21', region: 'us-east5' }
+    const vertex = await startFakeVertex(
+      { turns: [{ text: 'never' }] },
+      { project: place.projectId, region: place.region, validToken: () => false }
+    )
+    const gateway = await startGateway({
+      socketPath: socket(),
+      upstream: vertex.url,
+      provider: vertexProvider(place, async () => 'ya29.revoked')
+    })
+    try {
+      const answer = await post(
+        gateway.socketPath,
+        '/v1/projects/proj-21/locations/us-east5/publishers/anthropic/models/claude-opus-5-5:rawPredict',
+        { anthropic_version: 'vertex-2023-10-16', max_tokens: 1, messages: [] }
+      )
+      expect(answer.status).toBe(401)
+      expect(answer.headers['x-should-retry']).toBe('false')
+      const problem = gateway.figures().credentialsProblem ?? ''
+      expect(problem).toContain('Google Vertex AI (proj-21, us-east5) refused')
+      expect(problem).toContain('UNAUTHENTICATED')
+      expect(problem).toContain('roles/aiplatform.user')
+    } finally {
+      await gateway.close()
+      await vertex.close()
+    }
+  })
+
   it('the policy holds on the Vertex shape', () => {
     const verdict = checkVertexRequest(
       {
