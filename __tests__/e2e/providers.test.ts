@@ -307,8 +307,8 @@ describe('Anthropic workload identity federation', () => {
       {
         turns: [
           // A wait the CLI does not refuse (it blocks a leading long `sleep`).
-          { tools: [bash('timeout 25 tail -f /dev/null; echo one > /workspace/one.txt')] },
-          { tools: [bash('timeout 25 tail -f /dev/null; echo two > /workspace/two.txt')] },
+          { tools: [bash('timeout 35 tail -f /dev/null; echo one > /workspace/one.txt')] },
+          { tools: [bash('timeout 35 tail -f /dev/null; echo two > /workspace/two.txt')] },
           { text: 'Slow and steady.' }
         ]
       },
