@@ -19,6 +19,7 @@ import {
 import { TokenCache } from '../../src/api-door/providers/token-cache.js'
 import { checkVertexRequest, vertexProvider } from '../../src/api-door/providers/vertex.js'
 import { ConfigurationError } from '../../src/errors.js'
+import { MODEL_PRICES, priceFor } from '../../src/api-door/pricing.js'
 import { containerEnv } from '../../src/sandbox/run-args.js'
 import { bedrockChunkFrame, startFakeBedrock, startFakeVertex } from '../servers/provider-fronts.js'
 
@@ -383,6 +384,21 @@ describe("the container's environment", () => {
     expect(env.CLAUDE_CODE_USE_BEDROCK).toBe('1')
     expect(env.ANTHROPIC_API_KEY).toBeUndefined()
     expect(Object.keys(env).filter(name => /^(AWS_|GOOGLE_|ACTIONS_)/.test(name))).toEqual([])
+  })
+})
+
+describe("prices for the providers' model ids", () => {
+  it('Bedrock inference profiles and Vertex ids price as their Anthropic models', () => {
+    for (const [id, model] of [
+      ['us.anthropic.claude-opus-5-5', 'claude-opus-5-5'],
+      ['us.anthropic.claude-sonnet-4-5-20250929-v1:0', 'claude-sonnet-4-5'],
+      ['eu.anthropic.claude-haiku-4-5-20251001-v1:0', 'claude-haiku-4-5'],
+      ['anthropic.claude-3-5-sonnet-20241022-v2:0', 'claude-3-5-sonnet'],
+      ['claude-sonnet-4-5@20250929', 'claude-sonnet-4-5'],
+      ['claude-opus-4-1@20250805', 'claude-opus-4-1']
+    ] as const) {
+      expect([id, priceFor(id, MODEL_PRICES)]).toEqual([id, MODEL_PRICES[model]])
+    }
   })
 })
 
