@@ -2,10 +2,14 @@
  * Benchmarks the credential gateway with the API door's policy on, in one run:
  * - added latency of a streamed Messages response (time to its last byte through the gateway's
  *   Unix socket vs straight to the same upstream on loopback), p50 and p95 over 300 requests;
+ * - the same for Amazon Bedrock: the answer as `application/vnd.amazon.eventstream` frames,
+ *   every request checked on Bedrock's shape and signed with SigV4 by the gateway, the usage read
+ *   from the binary frames;
  * - the policy's own cost for a 1 MB request body (parse, check, re-serialize), p50 and max.
  * Run: npx tsx scripts/bench-gateway.ts   (exits 1 when a target is missed; bounded to ~60 s)
+ * BENCH_QUICK=1: few requests, figures only, no verdict.
  *
- * Targets: p50 added latency <= 2 ms; policy on a 1 MB body <= 10 ms.
+ * Targets: p50 added latency <= 2 ms (Anthropic and Bedrock); policy on a 1 MB body <= 10 ms.
  */
 import { mkdtemp, rm } from 'node:fs/promises'
 import { Agent, createServer, request, type RequestOptions } from 'node:http'
@@ -13,8 +17,11 @@ import type { AddressInfo } from 'node:net'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { performance } from 'node:perf_hooks'
+import { EventStreamCodec } from '@smithy/core/event-streams'
+import { fromUtf8, toUtf8 } from '@smithy/util-utf8'
 import { checkRequest } from '../src/api-door/api-policy.js'
 import { startGateway } from '../src/api-door/gateway.js'
+import { bedrockProvider } from '../src/api-door/providers/bedrock.js'
 import { announceQuick, failUnless, sized, verdict } from './bench-mode.js'
 
 const REQUESTS = sized(300, 30)
@@ -169,6 +176,8 @@ async function main(): Promise<void> {
     const addedP50 = percentile(through, 50) - percentile(direct, 50)
     const addedP95 = percentile(through, 95) - percentile(direct, 95)
 
+    const bedrock = await measureBedrock(answer)
+
     const big = oneMegabyteBody()
     const policyMs: number[] = []
     for (let i = 0; i < POLICY_RUNS + 5; i++) {
@@ -202,10 +211,124 @@ async function main(): Promise<void> {
     console.log(
       `  p50 ${fmt(policyP50)} ms (target <= ${TARGET_POLICY_MS}), max ${fmt(Math.max(...policyMs))} ms`
     )
+    console.log(
+      `Amazon Bedrock: ${bedrock.bytes} bytes of event-stream frames, SigV4-signed, ${REQUESTS} requests:`
+    )
+    console.log(
+      `  direct p50 ${fmt(bedrock.directP50)} ms; through the gateway p50 ${fmt(bedrock.throughP50)} ms`
+    )
+    console.log(
+      `  added latency p50 ${fmt(bedrock.addedP50)} ms (target <= ${TARGET_P50_ADDED_MS}), p95 ${fmt(bedrock.addedP95)} ms; Anthropic's ${fmt(addedP50)} ms`
+    )
+    console.log(
+      `  the gateway counted ${bedrock.turns} turns, ${bedrock.outputTokens} output tokens from the frames`
+    )
     if (figures.turns !== REQUESTS + WARMUP) throw new Error('the gateway missed some usage')
-    const met = addedP50 <= TARGET_P50_ADDED_MS && policyP50 <= TARGET_POLICY_MS
+    if (bedrock.turns !== REQUESTS + WARMUP) throw new Error('the gateway missed Bedrock usage')
+    const met =
+      addedP50 <= TARGET_P50_ADDED_MS &&
+      bedrock.addedP50 <= TARGET_P50_ADDED_MS &&
+      policyP50 <= TARGET_POLICY_MS
     console.log(`targets: ${verdict(met)}`)
     failUnless(met)
+  } finally {
+    await gateway.close()
+    upstream.closeAllConnections()
+    await new Promise<void>(resolve => upstream.close(() => resolve()))
+    await rm(dir, { recursive: true, force: true })
+  }
+}
+
+/**
+ * The same answer as Bedrock streams it (each event a frame holding its JSON in base64), through
+ * the gateway with the Bedrock provider: the policy on Bedrock's shape and SigV4 signing on.
+ */
+async function measureBedrock(sse: string): Promise<{
+  bytes: number
+  directP50: number
+  throughP50: number
+  addedP50: number
+  addedP95: number
+  turns: number
+  outputTokens: number
+}> {
+  const codec = new EventStreamCodec(toUtf8, fromUtf8)
+  const frames = Buffer.concat(
+    sse
+      .split('\n\n')
+      .filter(event => event.includes('data: '))
+      .map(event => event.slice(event.indexOf('data: ') + 6))
+      .map(json =>
+        codec.encode({
+          headers: {
+            ':event-type': { type: 'string', value: 'chunk' },
+            ':content-type': { type: 'string', value: 'application/json' },
+            ':message-type': { type: 'string', value: 'event' }
+          },
+          body: fromUtf8(JSON.stringify({ bytes: Buffer.from(json).toString('base64') }))
+        })
+      )
+  )
+  const upstream = createServer((req, res) => {
+    req.resume()
+    req.on('end', () => {
+      res.writeHead(200, { 'content-type': 'application/vnd.amazon.eventstream' })
+      res.end(frames)
+    })
+  })
+  await new Promise<void>(resolve => upstream.listen(0, '127.0.0.1', resolve))
+  const port = (upstream.address() as AddressInfo).port
+  const dir = await mkdtemp(join(tmpdir(), 'bench-gateway-bedrock-'))
+  const credentials = {
+    accessKeyId: 'AKIABENCH',
+    secretAccessKey: 'bench/secret',
+    sessionToken: 'bench-session'
+  }
+  const gateway = await startGateway({
+    socketPath: join(dir, 'gateway.sock'),
+    upstream: `http://127.0.0.1:${port}`,
+    provider: bedrockProvider({ region: 'us-east-1', credentials: async () => credentials }),
+    policy: { webSearch: false }
+  })
+  const path = '/model/us.anthropic.claude-sonnet-4-5-20250929-v1:0/invoke-with-response-stream'
+  const payload = JSON.stringify({
+    anthropic_version: 'bedrock-2023-05-31',
+    anthropic_beta: ['interleaved-thinking-2025-05-14'],
+    max_tokens: 1000,
+    tools: [{ name: 'Bash', input_schema: { type: 'object' } }],
+    messages: [{ role: 'user', content: 'hi' }]
+  })
+  const headers = { 'content-type': 'application/json' }
+  try {
+    const directAgent = new Agent({ keepAlive: true, maxSockets: 1 })
+    const gatewayAgent = new Agent({ keepAlive: true, maxSockets: 1 })
+    const direct: number[] = []
+    const through: number[] = []
+    for (let i = 0; i < REQUESTS + WARMUP; i++) {
+      const a = await timed({ host: '127.0.0.1', port, agent: directAgent }, payload, headers, path)
+      const b = await timed(
+        { socketPath: gateway.socketPath, agent: gatewayAgent },
+        payload,
+        headers,
+        path
+      )
+      if (i >= WARMUP) {
+        direct.push(a)
+        through.push(b)
+      }
+    }
+    directAgent.destroy()
+    gatewayAgent.destroy()
+    const figures = gateway.figures()
+    return {
+      bytes: frames.length,
+      directP50: percentile(direct, 50),
+      throughP50: percentile(through, 50),
+      addedP50: percentile(through, 50) - percentile(direct, 50),
+      addedP95: percentile(through, 95) - percentile(direct, 95),
+      turns: figures.turns,
+      outputTokens: figures.outputTokens
+    }
   } finally {
     await gateway.close()
     upstream.closeAllConnections()
@@ -218,18 +341,16 @@ async function main(): Promise<void> {
 function timed(
   target: RequestOptions,
   payload: string,
-  headers: Record<string, string>
+  headers: Record<string, string>,
+  path = '/v1/messages?beta=true'
 ): Promise<number> {
   return new Promise((resolve, reject) => {
     const started = performance.now()
-    const req = request(
-      { ...target, method: 'POST', path: '/v1/messages?beta=true', headers },
-      res => {
-        res.resume()
-        res.on('end', () => resolve(performance.now() - started))
-        res.on('error', reject)
-      }
-    )
+    const req = request({ ...target, method: 'POST', path, headers }, res => {
+      res.resume()
+      res.on('end', () => resolve(performance.now() - started))
+      res.on('error', reject)
+    })
     req.on('error', reject)
     req.end(payload)
   })

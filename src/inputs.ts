@@ -16,6 +16,8 @@ import { outsideSupportedRange, supportedRange } from './agent/cli-versions.js'
 import { DEFAULT_CLAUDE_CODE_VERSION } from './constants.js'
 import { parseAllowedDomains } from './egress/allow-list.js'
 import { parseModelPrices } from './api-door/pricing.js'
+import { CREDENTIAL_ENV, PROVIDER_RESERVED_ENV } from './api-door/providers/cli-env.js'
+import { readProviderSettings } from './api-door/providers/provider-inputs.js'
 import { parseDiskFloor } from './sandbox/disk-guard.js'
 
 /** Reads one input by its action.yml name; '' when unset. core.getInput in the action. */
@@ -56,7 +58,8 @@ const RESERVED_ENV = new Set([
   'DOCKER_CONTEXT',
   'DOCKER_CONFIG',
   'DOCKER_CERT_PATH',
-  'DOCKER_TLS_VERIFY'
+  'DOCKER_TLS_VERIFY',
+  ...PROVIDER_RESERVED_ENV
 ])
 
 /** The folder that holds action.yml (dist/ sits beside docker/ in the published action). */
@@ -141,6 +144,12 @@ export function parseEnvInput(value: string, runnerEnv: NodeJS.ProcessEnv): Reco
       throw new ConfigurationError(
         `Input \`env\` may not set ${key}: the sandbox sets it to keep credentials out and traffic on the gateway`,
         'Remove it; use anthropic-base-url for the API endpoint and allowed-domains for egress'
+      )
+    }
+    if (CREDENTIAL_ENV.test(key)) {
+      throw new ConfigurationError(
+        `Input \`env\` may not give the agent ${key}: cloud credentials and the job's OIDC token stay on the host`,
+        'Remove it; the model provider is reached through the gateway (`provider`), which holds the credentials'
       )
     }
     if (eq === -1) {
@@ -382,7 +391,8 @@ export function getSettings(read: InputReader, env: NodeJS.ProcessEnv = process.
 
   const apiKey = read('anthropic-api-key').trim() || undefined
   const oauthToken = read('claude-code-oauth-token').trim() || undefined
-  const baseUrl = read('anthropic-base-url').trim() || 'https://api.anthropic.com'
+  const { defaultBaseUrl, ...providerSettings } = readProviderSettings(read, env)
+  const baseUrl = read('anthropic-base-url').trim() || defaultBaseUrl
   if (!/^https?:\/\/[^\s/]+/.test(baseUrl)) {
     throw new ConfigurationError(
       `Input \`anthropic-base-url\` must be an http(s) URL, got "${baseUrl}"`
@@ -401,7 +411,7 @@ export function getSettings(read: InputReader, env: NodeJS.ProcessEnv = process.
       claudeCodeVersion,
       timeoutMs: Math.round(timeoutMinutes * 60_000)
     },
-    credentials: { apiKey, oauthToken, baseUrl },
+    credentials: { apiKey, oauthToken, baseUrl, ...providerSettings },
     sandbox: {
       network: oneOf(read('network'), NETWORK_MODES, 'network', 'restricted'),
       allowedDomains: validAllowedDomains(read('allowed-domains')),
@@ -507,11 +517,15 @@ function parseSwitch(value: string, inputName: string, fallback: boolean): boole
 
 /** Credentials are checked apart from the rest: a run that decides not to act needs none. */
 export function requireCredentials(settings: Settings, env: NodeJS.ProcessEnv = process.env): void {
-  if (settings.credentials.apiKey || settings.credentials.oauthToken) return
+  const { credentials } = settings
+  // Bedrock's and Vertex's come from the job's cloud credentials, checked when the provider opens.
+  if (credentials.provider !== 'anthropic') return
+  if (credentials.apiKey || credentials.oauthToken || credentials.authToken) return
+  if (credentials.federation) return
   const fork = env.GITHUB_EVENT_NAME === 'pull_request'
   throw new ConfigurationError(
     'No credentials: `anthropic-api-key` and `claude-code-oauth-token` are both empty' +
       (fork ? ' (pull requests from forks get no secrets)' : ''),
-    'Add `anthropic-api-key: ${{ secrets.ANTHROPIC_API_KEY }}` under `with:` and create that repository secret'
+    'Add `anthropic-api-key: ${{ secrets.ANTHROPIC_API_KEY }}` under `with:` and create that repository secret, or go keyless: `provider: bedrock` or `provider: vertex` after your cloud’s credentials step, or `anthropic-federation-rule-id` with `anthropic-organization-id`'
   )
 }

@@ -13,6 +13,7 @@ import { requirePublishTarget } from './github/context.js'
 import type { PublishResult } from './github/publish.js'
 import { prepareImage } from './image/prepare.js'
 import { actionRoot, getSettings, requireCredentials } from './inputs.js'
+import { openProvider } from './api-door/providers/open.js'
 import { setResultOutputs } from './outputs.js'
 import { publishResult } from './publish-step.js'
 import { uploadResultArtifact } from './report/artifact.js'
@@ -65,6 +66,7 @@ async function runAction(cancel: AbortSignal): Promise<AgentOutcome | undefined>
   core.info(decision.reason)
   settings.task.prompt = await resolveTask(settings, decision)
   requireCredentials(settings)
+  const provider = await openProvider(settings.credentials)
   requirePublishTarget(settings.publish.mode)
   const gitPath = requireGitPath(settings.sandbox.workspace)
   core.info(`Docker engine ${await requireDockerDaemon()}`)
@@ -105,7 +107,8 @@ async function runAction(cancel: AbortSignal): Promise<AgentOutcome | undefined>
       image,
       decision,
       cancel,
-      shield
+      shield,
+      provider
     })
     const { sandbox, task } = settings
     const agentOutcome = decideOutcome(

@@ -4,6 +4,7 @@
  * nothing downstream re-reads an input.
  */
 import type { PriceTable } from './api-door/pricing.js'
+import type { ProviderSettings } from './api-door/providers/provider-inputs.js'
 import type { DiskFloor } from './sandbox/disk-guard.js'
 
 export type NetworkMode = 'restricted' | 'open'
@@ -25,10 +26,14 @@ export interface TaskSettings {
   timeoutMs: number
 }
 
-export interface CredentialSettings {
+/** The provider's inputs (`provider`, `aws-region`, ...) are in ProviderSettings. */
+export interface CredentialSettings extends Omit<ProviderSettings, 'defaultBaseUrl'> {
   apiKey?: string
   oauthToken?: string
-  /** Upstream Messages API base, e.g. https://api.anthropic.com. */
+  /**
+   * The upstream: `anthropic-base-url`, or the provider's own (Anthropic's API, the region's
+   * bedrock-runtime endpoint, the region's Vertex AI endpoint ending in /v1).
+   */
   baseUrl: string
 }
 

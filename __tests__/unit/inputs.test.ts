@@ -74,7 +74,9 @@ describe('getSettings defaults', () => {
     expect(s.credentials).toEqual({
       apiKey: undefined,
       oauthToken: undefined,
-      baseUrl: 'https://api.anthropic.com'
+      baseUrl: 'https://api.anthropic.com',
+      provider: 'anthropic',
+      customHeaders: {}
     })
     expect(s.sandbox).toEqual({
       network: 'restricted',

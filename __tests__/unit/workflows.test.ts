@@ -101,6 +101,34 @@ function ourActionFile(uses: string): string | undefined {
 
 /** Inputs of the other actions the workflows use (their action.yml at that major version). */
 const KNOWN_ACTIONS: Record<string, string[]> = {
+  // The credentials steps of the keyless providers (their documented inputs, the ones used).
+  'aws-actions/configure-aws-credentials@v4': [
+    'aws-region',
+    'role-to-assume',
+    'role-session-name',
+    'role-duration-seconds',
+    'audience',
+    'aws-access-key-id',
+    'aws-secret-access-key',
+    'aws-session-token',
+    'web-identity-token-file',
+    'output-credentials',
+    'mask-aws-account-id'
+  ],
+  'google-github-actions/auth@v2': [
+    'project_id',
+    'workload_identity_provider',
+    'service_account',
+    'audience',
+    'credentials_json',
+    'create_credentials_file',
+    'export_environment_variables',
+    'token_format',
+    'access_token_lifetime',
+    'access_token_scopes',
+    'id_token_audience',
+    'cleanup_credentials'
+  ],
   'actions/checkout@v5': [
     'repository',
     'ref',
@@ -494,7 +522,12 @@ describe('the reusable workflow', () => {
   const steps = stepsOf(REUSABLE, doc)
 
   it('gives the agent job a read-only token that is not persisted', () => {
-    expect(agent.permissions).toEqual({ contents: 'read', 'pull-requests': 'read' })
+    // id-token: the keyless providers' OIDC token, used on the host by the gateway only.
+    expect(agent.permissions).toEqual({
+      contents: 'read',
+      'pull-requests': 'read',
+      'id-token': 'write'
+    })
     const checkout = steps.find(s => s.job === 'agent' && s.uses.startsWith('actions/checkout@'))
     expect(String(checkout?.with['persist-credentials'])).toBe('false')
   })

@@ -126,6 +126,15 @@ export function decideOutcome(
       message: `The agent's container ran out of memory (limit memory: ${limits.memory}); a process was killed. Raise \`memory\` or make the task lighter`
     }
   }
+  // A credentials problem is the provider's or the workflow's, not the agent's failing.
+  const credentials = host.api.credentialsProblem
+  if (credentials && !(claimsSuccess && !disagreement)) {
+    return {
+      ...base,
+      conclusion: 'failure',
+      message: `A credentials problem, not the agent's: ${credentials}. The agent's partial work is kept`
+    }
+  }
   if (result) {
     if (claimsSuccess && disagreement) {
       return {

@@ -30,6 +30,11 @@ export interface ApiFigures {
    */
   sessionId?: string
   budget?: { capUsd: number; reached: boolean }
+  /**
+   * The provider refused the host's credentials (an upstream 401/403, a failed token exchange,
+   * credentials that could not be had): one sentence with the cause and what to check.
+   */
+  credentialsProblem?: string
 }
 
 export interface LedgerOptions {
@@ -74,6 +79,7 @@ export class ApiLedger {
   private readonly unpriced = new Set<string>()
   private reached = false
   private sessionId?: string
+  private problem?: string
 
   constructor(private readonly options: LedgerOptions) {}
 
@@ -88,6 +94,11 @@ export class ApiLedger {
   /** Keeps the first session id seen; later ones (the agent's own requests) cannot replace it. */
   session(id: string | undefined): void {
     if (this.sessionId === undefined && id) this.sessionId = id
+  }
+
+  /** Keeps the first credentials problem seen (later ones are usually its echoes). */
+  credentialsProblem(problem: string): void {
+    this.problem ??= cut(problem, 2 * MAX_REASON_CHARS)
   }
 
   /**
@@ -146,6 +157,7 @@ export class ApiLedger {
       lastTurnStopReason: this.lastTurnStopReason,
       unpricedModels: [...this.unpriced],
       ...(this.sessionId ? { sessionId: this.sessionId } : {}),
+      ...(this.problem ? { credentialsProblem: this.problem } : {}),
       ...(cap !== undefined ? { budget: { capUsd: cap, reached: this.reached } } : {})
     }
   }

@@ -158,9 +158,13 @@ export const REFUSAL_PREFIX = 'claude-sandbox gateway refused the request: '
 /** The Messages API's own request limit is 32 MB; nothing legitimate is bigger. */
 export const MAX_REQUEST_BYTES = 32 * 1024 * 1024
 
-type Refusal = Extract<PolicyVerdict, { allowed: false }>
+export type Refusal = Extract<PolicyVerdict, { allowed: false }>
 
-function refuse(rule: string, detail: string, status: Refusal['status'] = 400): Refusal {
+export function refuse(
+  rule: string,
+  detail: string,
+  status: Refusal['status'] = 400
+): Refusal {
   // Rules and details can quote what the client sent: keep them short.
   rule = rule.length > 120 ? `${rule.slice(0, 120)}…` : rule
   detail = detail.length > 400 ? `${detail.slice(0, 400)}…` : detail

@@ -44,10 +44,14 @@ import { rootCertificates, TLSSocket } from 'node:tls'
 import { createBrotliDecompress, createGunzip, createInflate } from 'node:zlib'
 import { errorMessage } from '../errors.js'
 import { ApiLedger, type ApiFigures } from './api-ledger.js'
-import { checkPath, checkRequest, MAX_REQUEST_BYTES, type PolicyOptions } from './api-policy.js'
+import { MAX_REQUEST_BYTES, type PolicyOptions } from './api-policy.js'
 import { MODEL_PRICES, type PriceTable } from './pricing.js'
 import { TunnelingAgent } from '../egress/upstream-proxy.js'
-import { tapFor, type ResponseTap } from './usage-meter.js'
+import type { ResponseTap } from './usage-meter.js'
+import { anthropicProvider, hasAnthropicCredentials, OAUTH_BETA } from './providers/anthropic.js'
+import { CredentialsError, type UpstreamProvider } from './providers/provider.js'
+
+export { OAUTH_BETA }
 
 export interface GatewayCredentials {
   /** Sent as `x-api-key`. */
@@ -61,7 +65,10 @@ export interface GatewayOptions {
   socketPath: string
   /** `anthropic-base-url`: http or https, optionally with a path prefix. */
   upstream: string
-  credentials: GatewayCredentials
+  /** Anthropic's API with these credentials, when no `provider` is given. */
+  credentials?: GatewayCredentials
+  /** Who is reached upstream and how requests are authenticated there (providers/). */
+  provider?: UpstreamProvider
   /** Called once per request, when its response has ended (or failed). */
   log?: (entry: GatewayLogEntry) => void
   /** An HTTP proxy to reach an https upstream through (the runner's HTTPS_PROXY). */
@@ -119,9 +126,6 @@ export interface Gateway {
 /** `HEAD` here is the CLI's connectivity probe, which the gateway answers itself. */
 const CONNECTIVITY_PROBE = '/api/hello'
 
-/** The beta flag the API requires on requests authenticated with an OAuth token. */
-export const OAUTH_BETA = 'oauth-2025-04-20'
-
 /** Hop-by-hop headers (RFC 9110 7.6.1) and ones Node sets itself; never forwarded either way. */
 const HOP_BY_HOP = new Set([
   'connection',
@@ -148,10 +152,10 @@ function isCredentialHeader(name: string): boolean {
 
 export async function startGateway(options: GatewayOptions): Promise<Gateway> {
   const upstream = parseUpstream(options.upstream)
-  const credentials = options.credentials
-  if (!credentials.apiKey && !credentials.oauthToken) {
+  if (!options.provider && !hasAnthropicCredentials(options.credentials ?? {})) {
     throw new Error('claude-sandbox gateway: no credentials given (an API key or an OAuth token)')
   }
+  const provider = options.provider ?? anthropicProvider(options.credentials ?? {})
   const entries: GatewayLogEntry[] = []
   const sockets = new Set<Socket>()
   const upstreamRequests = new Set<ClientRequest>()
@@ -227,7 +231,7 @@ export async function startGateway(options: GatewayOptions): Promise<Gateway> {
       log(true)(200, 0)
       return
     }
-    const pathRefusal = checkPath(method, path)
+    const pathRefusal = provider.checkPath(method, path)
     if (pathRefusal) {
       refuse(pathRefusal.status, pathRefusal.errorType, pathRefusal.rule, pathRefusal.reason)
       return
@@ -258,7 +262,7 @@ export async function startGateway(options: GatewayOptions): Promise<Gateway> {
           )
           return
         }
-        const verdict = checkRequest({ method, path, headers: req.headers, body }, policy)
+        const verdict = provider.check({ method, path, headers: req.headers, body }, policy)
         if (!verdict.allowed) {
           refuse(verdict.status, verdict.errorType, verdict.rule, verdict.reason)
           return
@@ -268,7 +272,7 @@ export async function startGateway(options: GatewayOptions): Promise<Gateway> {
           const session = req.headers['x-claude-code-session-id']
           ledger.session(typeof session === 'string' ? session.slice(0, 100) : undefined)
         }
-        forward(req, res, path, verdict.body, log(true), (reading, ok) =>
+        forward(req, res, verdict.upstreamPath, verdict.body, log(true), (reading, ok) =>
           ledger.book(reading, { model: verdict.model, agentLoop: verdict.agentLoop, ok })
         )
       },
@@ -287,17 +291,60 @@ export async function startGateway(options: GatewayOptions): Promise<Gateway> {
     finish: (status: number, bytes: number, error?: string) => void,
     book: (reading: ReturnType<ResponseTap['finish']>, ok: boolean) => void
   ): void {
-    const send = upstream.secure ? httpsRequest : httpRequest
-    const headers = forwardedRequestHeaders(req.headers, credentials)
+    const outgoing = {
+      method: req.method ?? 'POST',
+      secure: upstream.secure,
+      hostname: upstream.hostname,
+      port: upstream.port,
+      path: upstream.prefix + path,
+      headers: forwardedRequestHeaders(req.headers),
+      body
+    }
+    // The provider adds the credentials (or signs); a token it holds may be refreshed first.
+    provider.authorize(outgoing).then(
+      headers => {
+        // The CLI gave up while a token was being fetched: send nothing.
+        if (res.destroyed) return finish(0, 0, 'client closed the connection')
+        send(res, outgoing, headers, finish, book)
+      },
+      (error: unknown) => {
+        const detail = errorMessage(error)
+        const problem = `${provider.label}: ${detail}`
+        if (error instanceof CredentialsError) ledger.credentialsProblem(problem)
+        const bytes = sendJson(
+          res,
+          401,
+          {
+            type: 'error',
+            error: {
+              type: 'authentication_error',
+              message: `claude-sandbox gateway: no credentials for ${problem}`
+            }
+          },
+          { 'x-should-retry': 'false' }
+        )
+        finish(401, bytes, detail)
+      }
+    )
+  }
+
+  function send(
+    res: ServerResponse,
+    outgoing: { method: string; path: string; body: string },
+    headers: OutgoingHttpHeaders,
+    finish: (status: number, bytes: number, error?: string) => void,
+    book: (reading: ReturnType<ResponseTap['finish']>, ok: boolean) => void
+  ): void {
+    const body = outgoing.body
     headers['content-length'] = Buffer.byteLength(body)
     // Plain responses, so their usage can be read on the way through.
     headers['accept-encoding'] = 'identity'
-    const upstreamReq = send({
+    const upstreamReq = (upstream.secure ? httpsRequest : httpRequest)({
       protocol: upstream.secure ? 'https:' : 'http:',
       hostname: upstream.hostname,
       port: upstream.port,
-      method: req.method,
-      path: upstream.prefix + path,
+      method: outgoing.method,
+      path: outgoing.path,
       headers,
       agent
     })
@@ -362,9 +409,24 @@ export async function startGateway(options: GatewayOptions): Promise<Gateway> {
     upstreamReq.on('response', upstreamRes => {
       clearTimeout(connectTimer)
       status = upstreamRes.statusCode ?? 502
-      res.writeHead(status, forwardedResponseHeaders(upstreamRes.headers))
+      const responseHeaders = forwardedResponseHeaders(upstreamRes.headers)
+      const refusedCredentials = status === 401 || status === 403
+      // The provider refused the host's credentials: the CLI retrying will not change that.
+      if (refusedCredentials) responseHeaders['x-should-retry'] = 'false'
+      res.writeHead(status, responseHeaders)
       res.flushHeaders()
-      tap = tapFor(String(upstreamRes.headers['content-type'] ?? ''))
+      tap = provider.tapFor(String(upstreamRes.headers['content-type'] ?? ''))
+      if (refusedCredentials) {
+        let text = ''
+        upstreamRes.on('data', (chunk: Buffer) => {
+          if (text.length < 4096) text += chunk.toString('utf8')
+        })
+        upstreamRes.on('end', () =>
+          ledger.credentialsProblem(
+            `${provider.label} refused the gateway's credentials (${status}${describeUpstreamError(upstreamRes.headers, text)}). ${provider.credentialsRemedy}`
+          )
+        )
+      }
       const feed = tapFeed(tap, String(upstreamRes.headers['content-encoding'] ?? ''))
       let bytes = 0
       upstreamRes.on('data', (chunk: Buffer) => {
@@ -466,32 +528,42 @@ function parseUpstream(value: string): Upstream {
   }
 }
 
-function forwardedRequestHeaders(
-  incoming: IncomingHttpHeaders,
-  credentials: GatewayCredentials
-): OutgoingHttpHeaders {
+/** The CLI's headers without its credentials and hop-by-hop headers; the provider adds its own. */
+function forwardedRequestHeaders(incoming: IncomingHttpHeaders): OutgoingHttpHeaders {
   const headers: OutgoingHttpHeaders = {}
   for (const [name, value] of Object.entries(incoming)) {
     if (value === undefined || HOP_BY_HOP.has(name) || isCredentialHeader(name)) continue
     headers[name] = value
   }
-  if (credentials.apiKey) {
-    headers['x-api-key'] = credentials.apiKey
-  } else if (credentials.oauthToken) {
-    headers['authorization'] = `Bearer ${credentials.oauthToken}`
-    headers['anthropic-beta'] = withBeta(headers['anthropic-beta'], OAUTH_BETA)
-  }
   return headers
 }
 
-/** Appends a flag to a comma-separated `anthropic-beta` value unless it is already there. */
-function withBeta(existing: OutgoingHttpHeaders[string], flag: string): string {
-  const flags = (Array.isArray(existing) ? existing.join(',') : String(existing ?? ''))
-    .split(',')
-    .map(item => item.trim())
-    .filter(item => item !== '')
-  if (!flags.includes(flag)) flags.push(flag)
-  return flags.join(',')
+/**
+ * The error of a refused upstream request in a few words: Bedrock's `x-amzn-errortype` and
+ * `message`, Google's `error.status` and `error.message`, Anthropic's `error.type` and message.
+ */
+function describeUpstreamError(headers: IncomingHttpHeaders, text: string): string {
+  const amazonType = String(headers['x-amzn-errortype'] ?? '').split(':')[0]
+  let type = amazonType
+  let message = ''
+  try {
+    const parsed = JSON.parse(text) as {
+      message?: unknown
+      Message?: unknown
+      error?: { type?: unknown; status?: unknown; message?: unknown } | string
+      error_description?: unknown
+    }
+    const error = typeof parsed.error === 'object' ? parsed.error : undefined
+    type ||= String(
+      error?.type ?? error?.status ?? (typeof parsed.error === 'string' ? parsed.error : '')
+    )
+    const found = parsed.message ?? parsed.Message ?? error?.message ?? parsed.error_description
+    if (typeof found === 'string') message = found
+  } catch {
+    message = text.slice(0, 200)
+  }
+  const cut = message.length > 300 ? `${message.slice(0, 300)}…` : message
+  return [type && ` ${type}`, cut && `: ${cut}`].join('')
 }
 
 function forwardedResponseHeaders(incoming: IncomingHttpHeaders): OutgoingHttpHeaders {

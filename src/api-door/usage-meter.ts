@@ -29,6 +29,20 @@ export function tapFor(contentType: string): ResponseTap {
   return /text\/event-stream/i.test(contentType) ? new SseTap() : new JsonTap()
 }
 
+/**
+ * A tap for Messages stream events that arrive one by one already framed (Bedrock's event stream
+ * carries each as JSON): the same reading as the server-sent events' tap.
+ */
+export function eventsTap(): { event(json: Buffer): void; finish(): ResponseReading } {
+  const tap = new SseTap()
+  const prefix = Buffer.from('data: ')
+  const newline = Buffer.from('\n')
+  return {
+    event: json => tap.push(Buffer.concat([prefix, json, newline])),
+    finish: () => tap.finish()
+  }
+}
+
 function merge(reading: ResponseReading, usage: unknown): void {
   if (typeof usage !== 'object' || usage === null) return
   reading.usage = { ...reading.usage, ...(usage as Usage) }

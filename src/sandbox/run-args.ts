@@ -58,6 +58,8 @@ export interface ContainerSpec {
    * where it is.
    */
   overlays?: Array<{ source: string; target: string }>
+  /** The CLI's provider mode (Bedrock, Vertex) pointed at the gateway; see providers/cli-env.ts. */
+  providerEnv?: Record<string, string>
   command: string[]
 }
 
@@ -80,7 +82,9 @@ export function containerEnv(spec: ContainerSpec): Record<string, string> {
     SANDBOX_GATEWAY_PORT: String(GATEWAY_PORT),
     SANDBOX_PROXY_PORT: String(PROXY_PORT)
   })
-  if (spec.credentialKind === 'oauth') env.CLAUDE_CODE_OAUTH_TOKEN = PLACEHOLDER_OAUTH_TOKEN
+  if (spec.providerEnv && Object.keys(spec.providerEnv).length > 0)
+    Object.assign(env, spec.providerEnv)
+  else if (spec.credentialKind === 'oauth') env.CLAUDE_CODE_OAUTH_TOKEN = PLACEHOLDER_OAUTH_TOKEN
   else env.ANTHROPIC_API_KEY = PLACEHOLDER_API_KEY
   if (spec.proxy) {
     const proxy = `http://127.0.0.1:${PROXY_PORT}`

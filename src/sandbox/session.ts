@@ -16,7 +16,7 @@ import tls from 'node:tls'
 import { claudeArgs, type NoteToolchain } from '../agent/claude-args.js'
 import type { ContainerOutcome } from '../agent/result.js'
 import { TranscriptReader } from '../agent/stream.js'
-import { GATEWAY_SOCKET, IMAGE_USER, PROXY_SOCKET, State } from '../constants.js'
+import { GATEWAY_PORT, GATEWAY_SOCKET, IMAGE_USER, PROXY_SOCKET, State } from '../constants.js'
 import type { PreparedImage } from '../image/prepare.js'
 import type { CredentialShield } from '../credentials/shield.js'
 import { certificateBlocks } from '../inputs.js'
@@ -29,6 +29,8 @@ import { runContainer } from './container.js'
 import { checkDaemonSeesDirectory } from './daemon-visibility.js'
 import type { ApiFigures } from '../api-door/api-ledger.js'
 import { apiDoorFor, type ApiDoor } from '../api-door/api-door.js'
+import { providerCliEnv } from '../api-door/providers/cli-env.js'
+import type { UpstreamProvider } from '../api-door/providers/provider.js'
 import { withDiskGuard } from './disk-guard.js'
 import { startGateway, type Gateway } from '../api-door/gateway.js'
 import { startEgressProxy, type DeniedHost, type EgressProxy } from '../egress/proxy.js'
@@ -47,6 +49,8 @@ export interface SessionInput {
   cancel: AbortSignal
   /** What the container gets in place of the working tree's credentials (src/credentials/). */
   shield?: CredentialShield
+  /** The model provider, opened with its credentials (api-door/providers/open.ts). */
+  provider: UpstreamProvider
 }
 
 /** What a finished session leaves behind for the outcome, the patch and the report. */
@@ -74,7 +78,7 @@ export async function runSandboxSession(input: SessionInput): Promise<SessionRes
   // the doors: both at once.
   const toolchainProbe = sessionToolchain(input)
   toolchainProbe.catch(() => undefined) // awaited below, unless the doors fail first
-  const doors = await openDoors(settings, paths, apiDoor, caPem)
+  const doors = await openDoors(settings, paths, apiDoor, input.provider, caPem)
   const started = Date.now()
   try {
     const toolchain = await toolchainProbe
@@ -170,6 +174,7 @@ async function openDoors(
   settings: Settings,
   paths: RunPaths,
   apiDoor: ApiDoor,
+  provider: UpstreamProvider,
   caPem?: string
 ): Promise<Doors> {
   const { sandbox, credentials } = settings
@@ -185,7 +190,7 @@ async function openDoors(
     upstream: credentials.baseUrl,
     upstreamProxy,
     upstreamCa: caPem,
-    credentials: { apiKey: credentials.apiKey, oauthToken: credentials.oauthToken },
+    provider,
     log: entry => gatewayLines.push(JSON.stringify(entry)),
     ...apiDoor.gatewayOptions
   })
@@ -267,6 +272,7 @@ function containerSpec(
     workspaceAlias: toolchain.workspaceAlias,
     toolchainEnv: toolchain.env,
     overlays: input.shield?.overlays,
+    providerEnv: providerCliEnv(credentials, `http://127.0.0.1:${GATEWAY_PORT}`),
     command: claudeArgs(task, {
       network: sandbox.network,
       allowedDomains: parseAllowedDomains(sandbox.allowedDomains).entries.map(e => e.source),

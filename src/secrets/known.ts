@@ -73,6 +73,13 @@ export function knownSecretsFromSettings(
       ? { value: credentials.oauthToken, source: 'claude-code-oauth-token' }
       : undefined,
     publish.githubToken ? { value: publish.githubToken, source: 'github-token' } : undefined,
+    credentials.authToken
+      ? { value: credentials.authToken, source: 'anthropic-auth-token' }
+      : undefined,
+    ...Object.entries(credentials.customHeaders ?? {}).map(([name, value]) => ({
+      value,
+      source: `anthropic-custom-headers:${name}`
+    })),
     ...Object.entries(sandbox.env)
       .filter(([name]) => isCredentialName(name))
       .map(([name, value]) => ({ value, source: `env:${name}` })),
