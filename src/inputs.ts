@@ -15,6 +15,7 @@ import { DEFAULT_CLAUDE_CODE_VERSION } from './constants.js'
 import { parseAllowedDomains } from './egress/allow-list.js'
 import { parseModelPrices } from './api-door/pricing.js'
 import { parseDiskFloor } from './sandbox/disk-guard.js'
+import { parseContinue } from './continuation/scope.js'
 
 /** Reads one input by its action.yml name; '' when unset. core.getInput in the action. */
 export type InputReader = (name: string) => string
@@ -421,7 +422,8 @@ export function getSettings(read: InputReader, env: NodeJS.ProcessEnv = process.
     trigger: {
       triggerPhrase: read('trigger-phrase').trim() || '@claude',
       labelTrigger: read('label-trigger').trim() || undefined
-    }
+    },
+    conversation: parseContinue(read('continue'))
   }
 }
 

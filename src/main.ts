@@ -3,6 +3,8 @@ import { rmSync } from 'node:fs'
 import path from 'node:path'
 import { decideOutcome, type AgentOutcome } from './agent/result.js'
 import { Outputs, State } from './constants.js'
+import { keepConversation, openConversation } from './continuation/conversation.js'
+import type { CommentThread } from './continuation/thread.js'
 import { requireDockerDaemon } from './docker.js'
 import { ConfigurationError, errorMessage } from './errors.js'
 import { createPatch, type PatchResult } from './git/patch.js'
@@ -48,7 +50,7 @@ export async function run(): Promise<void> {
 }
 
 /**
- * A run, phase by phase: settings -> trigger -> task -> preconditions -> image -> sandbox
+ * A run, phase by phase: settings -> trigger -> task -> preconditions -> conversation -> image -> sandbox
  * session -> outcome -> patch -> artifact -> publish -> summary. Each phase is a call into the
  * module that owns it. Returns undefined when the trigger says not to run.
  */
@@ -70,8 +72,10 @@ async function runAction(cancel: AbortSignal): Promise<AgentOutcome | undefined>
   core.saveState(State.runId, paths.runId)
   core.saveState(State.runDir, paths.workDir)
   core.saveState(State.workspace, settings.sandbox.workspace)
+  // A follow-up on the same pull request or issue resumes the saved session (`continue`).
+  const conversation = await openConversation({ settings, decision, paths })
   // publish: comment says "working…" at once; the result (or the failure) replaces it.
-  const progress = await postProgressComment(settings)
+  const progress = await postProgressComment(settings, process.env, conversation.thread)
   try {
     const image = await prepareImage(
       settings.image,
@@ -90,7 +94,15 @@ async function runAction(cancel: AbortSignal): Promise<AgentOutcome | undefined>
 
     // What the job's earlier steps left untracked is theirs, not the agent's change.
     const untrackedBefore = await snapshotUntracked(settings.sandbox.workspace)
-    const session = await runSandboxSession({ settings, paths, gitPath, image, decision, cancel })
+    const session = await runSandboxSession({
+      settings,
+      paths,
+      gitPath,
+      image,
+      decision,
+      cancel,
+      sessionDir: conversation.projectsDir
+    })
     const { sandbox, task } = settings
     const outcome = decideOutcome(
       session.container,
@@ -100,6 +112,11 @@ async function runAction(cancel: AbortSignal): Promise<AgentOutcome | undefined>
       session.transcript.sessionId,
       { api: session.api, durationMs: session.durationMs }
     )
+    const conversationMarkdown = await keepConversation(conversation, {
+      settings,
+      api: session.api,
+      paths
+    })
     const patch = await createPatch(sandbox.workspace, paths.patchPath, {
       maxFileBytes: settings.publish.maxFileBytes,
       untrackedBefore
@@ -108,7 +125,17 @@ async function runAction(cancel: AbortSignal): Promise<AgentOutcome | undefined>
     setResultOutputs(outcome, patch, paths)
     const artifact = await uploadResultArtifact(settings.artifact, paths)
 
-    await publishAndReport({ settings, outcome, patch, paths, image, session, artifact })
+    await publishAndReport({
+      settings,
+      outcome,
+      patch,
+      paths,
+      image,
+      session,
+      artifact,
+      conversationMarkdown,
+      thread: conversation.thread
+    })
     return outcome
   } catch (error: unknown) {
     await progress?.fail(error)
@@ -123,9 +150,9 @@ async function runAction(cancel: AbortSignal): Promise<AgentOutcome | undefined>
  * summary: nothing produced is lost.
  */
 async function publishAndReport(
-  input: Omit<JobSummaryInput, 'published'> & { settings: Settings }
+  input: Omit<JobSummaryInput, 'published'> & { settings: Settings; thread?: CommentThread }
 ): Promise<void> {
-  const { settings, ...report } = input
+  const { settings, thread, ...report } = input
   let published: PublishResult | undefined
   let publishError: unknown
   try {
@@ -134,7 +161,8 @@ async function publishAndReport(
       report.patch,
       report.outcome,
       report.paths,
-      report.artifact
+      report.artifact,
+      thread
     )
   } catch (error: unknown) {
     publishError = error

@@ -7,6 +7,7 @@ import { setPublishOutputs } from './outputs.js'
 import type { ArtifactOutcome } from './report/artifact.js'
 import type { RunPaths } from './run-paths.js'
 import type { Settings } from './settings.js'
+import type { CommentThread } from './continuation/thread.js'
 
 /**
  * The main step's publishing phase: resolves `auto`, applies the rule that only a successful
@@ -18,7 +19,8 @@ export async function publishResult(
   patch: PatchResult,
   outcome: AgentOutcome,
   paths: RunPaths,
-  artifact?: ArtifactOutcome
+  artifact?: ArtifactOutcome,
+  thread?: CommentThread
 ): Promise<PublishResult | undefined> {
   if (settings.publish.mode === 'patch') return undefined
   const context = contextFromEnv()
@@ -40,7 +42,8 @@ export async function publishResult(
         ...outcome,
         outcomeMessage: outcome.message,
         executionFile: paths.executionFile,
-        ...(artifact?.uploaded ? { artifactName: artifact.name, artifactUrl: artifact.url } : {})
+        ...(artifact?.uploaded ? { artifactName: artifact.name, artifactUrl: artifact.url } : {}),
+        ...(thread ? { thread } : {})
       },
       settings: settings.publish,
       context,

@@ -44,6 +44,8 @@ export interface SessionInput {
   image: PreparedImage
   decision: TriggerDecision
   cancel: AbortSignal
+  /** Host directory for the CLI's session transcripts (src/continuation/conversation.ts). */
+  sessionDir?: string
 }
 
 /** What a finished session leaves behind for the outcome, the patch and the report. */
@@ -259,6 +261,7 @@ function containerSpec(
     toolCache: toolchain.toolCache,
     workspaceAlias: toolchain.workspaceAlias,
     toolchainEnv: toolchain.env,
+    ...(input.sessionDir ? { sessionDir: input.sessionDir } : {}),
     command: claudeArgs(task, {
       network: sandbox.network,
       allowedDomains: parseAllowedDomains(sandbox.allowedDomains).entries.map(e => e.source),
