@@ -16,16 +16,7 @@ import type { ApiFigures } from '../api-door/api-ledger.js'
 import { Outputs } from '../constants.js'
 import { errorMessage } from '../errors.js'
 import { createGit } from '../git/git.js'
-import { createGitHubClient } from '../github/client.js'
-import {
-  contextFromEnv,
-  issueNumber,
-  pullRequestNumber,
-  resolvePublishMode,
-  runUrl
-} from '../github/context.js'
-import { findStickyComment } from '../github/sticky-comment.js'
-import { stickyMarker } from '../report/comment.js'
+import { contextFromEnv, runUrl } from '../github/context.js'
 import type { RunPaths } from '../run-paths.js'
 import { agentUser } from '../sandbox/workspace.js'
 import type { Settings } from '../settings.js'
@@ -58,7 +49,8 @@ import {
   sessionEntryDir,
   sessionStoreAvailable
 } from './store.js'
-import { earlierPart, type CommentThread } from './thread.js'
+import type { CommentThread } from './thread.js'
+import { readCommentThread } from './comment-thread.js'
 
 /** What the run knows about its conversation between the two phases. */
 export interface Conversation {
@@ -165,7 +157,11 @@ export async function openConversation(input: {
       ...conversation,
       resumed: saved,
       move,
-      thread: await earlierComment(settings, saved, env)
+      thread: await readCommentThread(
+        settings.publish,
+        { runId: saved.run.id, ...(saved.run.url ? { runUrl: saved.run.url } : {}) },
+        env
+      )
     }
   } catch (error: unknown) {
     return fresh(`the saved session could not be restored (${errorMessage(error)})`, true)
@@ -180,37 +176,6 @@ async function currentHead(workspace: string): Promise<string | undefined> {
     .catch(() => undefined)
   const sha = result?.stdout.toString('utf8').trim()
   return sha ? sha : undefined
-}
-
-/** The sticky comment as the earlier runs left it, when this run publishes a comment. */
-async function earlierComment(
-  settings: Settings,
-  saved: SavedSession,
-  env: NodeJS.ProcessEnv
-): Promise<CommentThread | undefined> {
-  const token = settings.publish.githubToken
-  if (!token || settings.publish.mode === 'patch') return undefined
-  try {
-    const context = contextFromEnv(env)
-    const number = issueNumber(context)
-    if (number === undefined || resolvePublishMode(settings.publish.mode, context) !== 'comment') {
-      return undefined
-    }
-    const client = createGitHubClient({ token, baseUrl: context.apiUrl, retries: 1 })
-    const marker = stickyMarker(context.workflow, context.job)
-    const found = await findStickyComment(
-      client,
-      { owner: context.owner, repo: context.repo },
-      number,
-      marker,
-      pullRequestNumber(context) !== undefined
-    )
-    const resumedFrom = { runId: saved.run.id, ...(saved.run.url ? { runUrl: saved.run.url } : {}) }
-    return { earlier: found?.body ? earlierPart(found.body, marker) : '', resumedFrom }
-  } catch (error: unknown) {
-    core.warning(`Could not read the earlier comment of this conversation: ${errorMessage(error)}`)
-    return undefined
-  }
 }
 
 /** Saves the session for a follow-up; returns the summary's account of the conversation. */
