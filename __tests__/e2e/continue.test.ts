@@ -200,7 +200,12 @@ describe('follow-ups continue the conversation (issue 24)', () => {
 
     const second = await run(
       '1002',
-      [write('CHANGELOG.md', '- BETA: notes\n'), { text: 'Run two: BETA, building on ALPHA.' }],
+      [
+        // What the real API bills a resumed conversation's first turn: the earlier context read
+        // from the prompt cache.
+        { ...write('CHANGELOG.md', '- BETA: notes\n'), usage: { cache_read_input_tokens: 4321 } },
+        { text: 'Run two: BETA, building on ALPHA.' }
+      ],
       commentEvent(42, '@claude also update the changelog')
     )
     // The stand-in API sees the earlier turns in run 2's first request.
@@ -219,7 +224,11 @@ describe('follow-ups continue the conversation (issue 24)', () => {
     expect(second.run.stdout).toContain(`Resuming session ${sessionId} of run 1001`)
     expect(second.run.summary).toMatch(/Resumed the conversation/)
     expect(second.run.summary).toContain(`continued session \`${sessionId}\` of [run 1001](`)
-    expect(second.run.summary).toMatch(/Read from the prompt cache/)
+    // The gateway's figures: the cache reads a resume brought, beside the earlier runs' cost.
+    expect(second.run.summary).toContain(
+      '| Read from the prompt cache (a tenth of the input price) | 4,321 |'
+    )
+    expect(second.run.summary).toMatch(/the earlier conversation: 1 earlier run, 2 turns/)
 
     // One comment on the pull request, showing both runs: the first run's report kept, the
     // follow-up's appended.
