@@ -151,10 +151,11 @@ describe('follow-ups continue the conversation (issue 24)', () => {
     runId: string,
     turns: Turn[],
     event: { name: string; payload: Rec },
-    inputs: Record<string, string> = {}
+    inputs: Record<string, string> = {},
+    at = headSha
   ): Promise<ScenarioRun> {
     empty(runnerTemp)
-    git(repo, 'checkout', '-q', '--force', headSha)
+    git(repo, 'checkout', '-q', '--force', at)
     git(repo, 'clean', '-q', '-fdx')
     const result = await runScenario(turns, {
       repo,
@@ -198,6 +199,11 @@ describe('follow-ups continue the conversation (issue 24)', () => {
       )
     ])
 
+    // Meanwhile someone pushed to the pull request's branch.
+    git(repo, 'checkout', '-q', '--force', headSha)
+    writeFileSync(path.join(repo, 'greeting.txt'), 'Hello\n')
+    git(repo, 'commit', '-q', '-am', 'Fix the greeting by hand')
+    const pushed = git(repo, 'rev-parse', 'HEAD')
     const second = await run(
       '1002',
       [
@@ -206,8 +212,14 @@ describe('follow-ups continue the conversation (issue 24)', () => {
         { ...write('CHANGELOG.md', '- BETA: notes\n'), usage: { cache_read_input_tokens: 4321 } },
         { text: 'Run two: BETA, building on ALPHA.' }
       ],
-      commentEvent(42, '@claude also update the changelog')
+      commentEvent(42, '@claude also update the changelog'),
+      {},
+      pushed
     )
+    if (process.env.CONTINUE_DUMP) {
+      writeFileSync(`${process.env.CONTINUE_DUMP}.summary.md`, second.run.summary)
+      writeFileSync(`${process.env.CONTINUE_DUMP}.stdout`, second.run.stdout)
+    }
     // The stand-in API sees the earlier turns in run 2's first request.
     const [firstOfRun2] = second.api.mainRequests()
     const text = conversationText(firstOfRun2)
@@ -219,6 +231,11 @@ describe('follow-ups continue the conversation (issue 24)', () => {
     )
     // user, assistant (tool call), user (result), assistant (answer), user (the follow-up)
     expect(roles(firstOfRun2)).toEqual(['user', 'assistant', 'user', 'assistant', 'user'])
+    // Before the new prompt, what was pushed since run 1: the commit's subject and its files.
+    expect(text.slice(text.indexOf('Run one: wrote notes.md'))).toMatch(
+      /the branch moved from [0-9a-f]{12} to [0-9a-f]{12}[\s\S]*Fix the greeting by hand\n {4}greeting\.txt[\s\S]*also update the changelog/
+    )
+    expect(second.run.summary).toMatch(/The branch moved since that run: 1 new commit/)
     expect(second.run.outputs['resumed-from']).toBe('1001')
     expect(second.run.outputs['session-id']).toBe(sessionId)
     expect(second.run.stdout).toContain(`Resuming session ${sessionId} of run 1001`)
@@ -235,6 +252,7 @@ describe('follow-ups continue the conversation (issue 24)', () => {
     const comments = github.comments(REPOSITORY, 42)
     expect(comments).toHaveLength(1)
     const body = comments[0]?.body ?? ''
+    if (process.env.CONTINUE_DUMP) writeFileSync(`${process.env.CONTINUE_DUMP}.comment.md`, body)
     expect(body).toContain('Run one: wrote notes.md (ALPHA).')
     expect(body).toContain('notes.md')
     expect(body).toMatch(/Follow-up \(continued the session of \[run 1001\]/)
