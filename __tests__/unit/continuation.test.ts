@@ -32,7 +32,12 @@ import {
   findSessionFiles,
   plainTree
 } from '../../src/continuation/session-files.js'
-import { earlierPart, followUpLimit, threadedBody } from '../../src/continuation/thread.js'
+import {
+  earlierPart,
+  followUpLimit,
+  followUpNote,
+  threadedBody
+} from '../../src/continuation/thread.js'
 import { ConfigurationError } from '../../src/errors.js'
 import { COMMENT_LIMIT, stickyMarker } from '../../src/report/comment.js'
 import { dockerRunArgs, type ContainerSpec } from '../../src/sandbox/run-args.js'
@@ -240,6 +245,12 @@ describe('the sticky comment follows the thread', () => {
     expect(body).toContain(current)
     expect(body).toContain('Run one.')
     expect(body).toContain('earlier runs cut to fit')
+  })
+
+  it('a review names the run it continues', () => {
+    expect(followUpNote(thread)).toBe(
+      'Follow-up: this run continued the session of [run 1001](https://github.com/o/r/actions/runs/1001), and its review replaces that run’s (the agent remembers what it suggested there).'
+    )
   })
 
   it('drops a follow-up that never got past “working…”', () => {

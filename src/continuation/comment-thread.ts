@@ -1,8 +1,8 @@
 /**
  * Reads the sticky comment as the conversation's earlier runs left it, so that a resumed run (or
- * the publish action after one) appends a follow-up section instead of replacing it. Only for
- * `publish: comment` (or `auto` on a pull request); best effort: a failure is a warning and the
- * comment is replaced as on any run.
+ * the publish action after one) appends a follow-up section instead of replacing it. For
+ * `publish: comment` (or `auto` on a pull request); `publish: review` only names the run it
+ * continues. Best effort: a failure is a warning and the comment is replaced as on any run.
  */
 import * as core from '@actions/core'
 import { errorMessage } from '../errors.js'
@@ -28,9 +28,10 @@ export async function readCommentThread(
   try {
     const context = contextFromEnv(env)
     const number = issueNumber(context)
-    if (number === undefined || resolvePublishMode(publish.mode, context) !== 'comment') {
-      return undefined
-    }
+    const mode = resolvePublishMode(publish.mode, context)
+    // A review names the run it continues; it keeps nothing of the earlier one's body.
+    if (mode === 'review') return { earlier: '', resumedFrom }
+    if (number === undefined || mode !== 'comment') return undefined
     const client = createGitHubClient({ token, baseUrl: context.apiUrl, retries: 1 })
     const marker = stickyMarker(context.workflow, context.job)
     const found = await findStickyComment(

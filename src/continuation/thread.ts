@@ -50,6 +50,14 @@ export function threadedBody(
   return `${marker}\n${earlier}\n\n${section}`
 }
 
+/** A review cannot keep the earlier one's suggestions: the follow-up's review says what it continues. */
+export function followUpNote(thread: CommentThread): string {
+  const run = thread.resumedFrom.runUrl
+    ? `[run ${thread.resumedFrom.runId}](${thread.resumedFrom.runUrl})`
+    : `run ${thread.resumedFrom.runId}`
+  return `Follow-up: this run continued the session of ${run}, and its review replaces that run’s (the agent remembers what it suggested there).`
+}
+
 /**
  * The earlier part of a sticky comment body: without the marker, and without a follow-up
  * section that never got past "working…" (a run that was killed before it could report).
