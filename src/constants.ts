@@ -51,5 +51,6 @@ export const Outputs = {
   commentUrl: 'comment-url',
   commitSha: 'commit-sha',
   pullRequestUrl: 'pull-request-url',
-  pullRequestNumber: 'pull-request-number'
+  pullRequestNumber: 'pull-request-number',
+  resumedFrom: 'resumed-from'
 } as const

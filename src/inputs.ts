@@ -19,6 +19,7 @@ import { parseModelPrices } from './api-door/pricing.js'
 import { CREDENTIAL_ENV, PROVIDER_RESERVED_ENV } from './api-door/providers/cli-env.js'
 import { readProviderSettings } from './api-door/providers/provider-inputs.js'
 import { parseDiskFloor } from './sandbox/disk-guard.js'
+import { parseContinue } from './continuation/scope.js'
 
 /** Reads one input by its action.yml name; '' when unset. core.getInput in the action. */
 export type InputReader = (name: string) => string
@@ -441,7 +442,8 @@ export function getSettings(read: InputReader, env: NodeJS.ProcessEnv = process.
     trigger: {
       triggerPhrase: read('trigger-phrase').trim() || '@claude',
       labelTrigger: read('label-trigger').trim() || undefined
-    }
+    },
+    conversation: parseContinue(read('continue'))
   }
 }
 

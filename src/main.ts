@@ -3,6 +3,8 @@ import { rmSync } from 'node:fs'
 import path from 'node:path'
 import { decideOutcome, type AgentOutcome } from './agent/result.js'
 import { Outputs, State } from './constants.js'
+import { keepConversation, openConversation } from './continuation/conversation.js'
+import type { CommentThread } from './continuation/thread.js'
 import { requireDockerDaemon } from './docker.js'
 import { ConfigurationError, errorMessage } from './errors.js'
 import { createPatch, type PatchResult } from './git/patch.js'
@@ -52,7 +54,7 @@ export async function run(): Promise<void> {
 }
 
 /**
- * A run, phase by phase: settings -> trigger -> task -> preconditions -> image -> sandbox
+ * A run, phase by phase: settings -> trigger -> task -> preconditions -> conversation -> image -> sandbox
  * session -> outcome -> patch -> artifact -> publish -> summary. Each phase is a call into the
  * module that owns it. Returns undefined when the trigger says not to run.
  */
@@ -75,8 +77,10 @@ async function runAction(cancel: AbortSignal): Promise<AgentOutcome | undefined>
   core.saveState(State.runId, paths.runId)
   core.saveState(State.runDir, paths.workDir)
   core.saveState(State.workspace, settings.sandbox.workspace)
+  // A follow-up on the same pull request or issue resumes the saved session (`continue`).
+  const conversation = await openConversation({ settings, decision, paths })
   // publish: comment says "working…" at once; the result (or the failure) replaces it.
-  const progress = await postProgressComment(settings)
+  const progress = await postProgressComment(settings, process.env, conversation.thread)
   try {
     // What the job's earlier steps left untracked is theirs, not the agent's change. Read while
     // the image is prepared: preparing it never writes to the working tree.
@@ -108,7 +112,8 @@ async function runAction(cancel: AbortSignal): Promise<AgentOutcome | undefined>
       decision,
       cancel,
       shield,
-      provider
+      provider,
+      sessionDir: conversation.projectsDir
     })
     const { sandbox, task } = settings
     const agentOutcome = decideOutcome(
@@ -119,6 +124,12 @@ async function runAction(cancel: AbortSignal): Promise<AgentOutcome | undefined>
       session.transcript.sessionId,
       { api: session.api, durationMs: session.durationMs }
     )
+    const conversationMarkdown = await keepConversation(conversation, {
+      settings,
+      known,
+      api: session.api,
+      paths
+    })
     const patch = await createPatch(sandbox.workspace, paths.patchPath, {
       maxFileBytes: settings.publish.maxFileBytes,
       untrackedBefore,
@@ -139,7 +150,9 @@ async function runAction(cancel: AbortSignal): Promise<AgentOutcome | undefined>
       image,
       session,
       artifact,
-      redact
+      redact,
+      conversationMarkdown,
+      thread: conversation.thread
     })
     return outcome
   } catch (error: unknown) {
@@ -159,9 +172,10 @@ async function publishAndReport(
     settings: Settings
     known: KnownSecrets
     redact: (text: string) => string
+    thread?: CommentThread
   }
 ): Promise<void> {
-  const { settings, known, redact, ...report } = input
+  const { settings, known, redact, thread, ...report } = input
   let published: PublishResult | undefined
   let publishError: unknown
   try {
@@ -171,7 +185,8 @@ async function publishAndReport(
       report.outcome,
       report.paths,
       report.artifact,
-      known
+      known,
+      thread
     )
   } catch (error: unknown) {
     publishError = error

@@ -10,6 +10,7 @@ import { findArtifactUrl } from './report/artifact.js'
 import { renderPatchSummary } from './report/comment.js'
 import { knownSecretsForPublish } from './secrets/known.js'
 import { redactSecrets, type KnownSecrets } from './secrets/scan.js'
+import { publishThread } from './continuation/comment-thread.js'
 
 /**
  * The publish-only action (publish/action.yml): publishes a patch made by an earlier run of the
@@ -67,6 +68,10 @@ export async function runPublish(env: NodeJS.ProcessEnv = process.env): Promise<
       core.warning(`Not publishing a ${mode}: ${why}; the patch is kept at ${patchPath}`)
       return
     }
+    // After a resumed run, the comment keeps the conversation's earlier runs (the agent job's
+    // `resumed-from` output).
+    const thread = await publishThread(read('resumed-from'), settings, env)
+    if (thread) report.thread = thread
     core.info(`Publishing ${patchPath} as: ${mode}`)
     const result = await publish({
       mode,

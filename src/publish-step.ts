@@ -9,6 +9,7 @@ import type { RunPaths } from './run-paths.js'
 import type { Settings } from './settings.js'
 import type { KnownSecrets } from './secrets/scan.js'
 import { secretScanSettings } from './secrets/run-scan.js'
+import type { CommentThread } from './continuation/thread.js'
 
 /**
  * The main step's publishing phase: resolves `auto`, applies the rule that only a successful
@@ -21,7 +22,8 @@ export async function publishResult(
   outcome: AgentOutcome,
   paths: RunPaths,
   artifact?: ArtifactOutcome,
-  known: KnownSecrets = { values: [] }
+  known: KnownSecrets = { values: [] },
+  thread?: CommentThread
 ): Promise<PublishResult | undefined> {
   if (settings.publish.mode === 'patch') return undefined
   const context = contextFromEnv()
@@ -45,7 +47,8 @@ export async function publishResult(
         ...outcome,
         outcomeMessage: outcome.message,
         executionFile: paths.executionFile,
-        ...(artifact?.uploaded ? { artifactName: artifact.name, artifactUrl: artifact.url } : {})
+        ...(artifact?.uploaded ? { artifactName: artifact.name, artifactUrl: artifact.url } : {}),
+        ...(thread ? { thread } : {})
       },
       settings: settings.publish,
       context,

@@ -6,6 +6,7 @@
 import type { PriceTable } from './api-door/pricing.js'
 import type { ProviderSettings } from './api-door/providers/provider-inputs.js'
 import type { DiskFloor } from './sandbox/disk-guard.js'
+import type { ContinueSetting } from './continuation/scope.js'
 
 export type NetworkMode = 'restricted' | 'open'
 export type PublishMode = 'auto' | 'comment' | 'commit' | 'pull-request' | 'review' | 'patch'
@@ -24,6 +25,8 @@ export interface TaskSettings {
   claudeArgs: string[]
   claudeCodeVersion: string
   timeoutMs: number
+  /** Set by src/continuation/ when the run resumes a saved session (`claude --resume`). */
+  resumeSessionId?: string
 }
 
 /** The provider's inputs (`provider`, `aws-region`, ...) are in ProviderSettings. */
@@ -130,4 +133,6 @@ export interface Settings {
   publish: PublishSettings
   artifact: ArtifactSettings
   trigger: TriggerSettings
+  /** `continue`: resume a saved session of the conversation (src/continuation/). */
+  conversation: ContinueSetting
 }

@@ -125,6 +125,8 @@ export function claudeArgs(
   ]
   if (task.model) args.push('--model', task.model)
   if (task.maxTurns !== undefined) args.push('--max-turns', String(task.maxTurns))
+  // A follow-up continues the saved session (src/continuation/); the prompt is the new turn.
+  if (task.resumeSessionId) args.push('--resume', task.resumeSessionId)
   const system = [sandboxNotes(context), task.appendSystemPrompt].filter(Boolean).join('\n\n')
   args.push('--append-system-prompt', system)
   // Each rule is its own word: rules such as `Bash(git diff:*)` contain spaces.

@@ -11,6 +11,7 @@ import {
   type PublishContext
 } from './context.js'
 import { upsertStickyComment } from './sticky-comment.js'
+import { threadedBody, type CommentThread } from '../continuation/thread.js'
 
 /**
  * With `publish: comment` (or `auto` on a pull request), the sticky comment says "working…" with
@@ -26,7 +27,9 @@ export interface ProgressComment {
 
 export async function postProgressComment(
   settings: Settings,
-  env: NodeJS.ProcessEnv = process.env
+  env: NodeJS.ProcessEnv = process.env,
+  /** A resumed run keeps the earlier runs' part of the comment (src/continuation/thread.ts). */
+  thread?: CommentThread
 ): Promise<ProgressComment | undefined> {
   const token = settings.publish.githubToken
   if (!token || settings.publish.mode === 'patch') return undefined
@@ -47,7 +50,14 @@ export async function postProgressComment(
   const marker = stickyMarker(context.workflow, context.job)
   const onPullRequest = pullRequestNumber(context) !== undefined
   const post = (body: string): Promise<unknown> =>
-    upsertStickyComment(client, repo, number, marker, `${marker}\n${body}`, onPullRequest)
+    upsertStickyComment(
+      client,
+      repo,
+      number,
+      marker,
+      thread ? threadedBody(marker, thread, body) : `${marker}\n${body}`,
+      onPullRequest
+    )
   const live = `[the workflow run](${runUrl(context)})`
   try {
     await post(

@@ -2,6 +2,7 @@ import type { RunFigures } from '../report/comment.js'
 import type { PublishSettings } from '../settings.js'
 import type { SecretScanSettings } from '../secrets/verdict.js'
 import type { ClientOptions, Logger } from './client.js'
+import type { CommentThread } from '../continuation/thread.js'
 import type { PublishContext, ResolvedPublishMode } from './context.js'
 
 /** How the run went, for the comment, the review and the pull request body. */
@@ -19,6 +20,8 @@ export interface RunReport extends RunFigures {
   artifactName?: string
   /** Web page of that artifact, when known. */
   artifactUrl?: string
+  /** A resumed run's comment keeps the earlier runs' part (src/continuation/thread.ts). */
+  thread?: CommentThread
 }
 
 export interface PublishRequest {

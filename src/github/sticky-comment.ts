@@ -25,7 +25,7 @@ export async function findStickyComment(
   issueNumber: number,
   marker: string,
   onPullRequest = true
-): Promise<{ id: number; url: string } | undefined> {
+): Promise<{ id: number; url: string; body?: string } | undefined> {
   return attempt(
     {
       what: `list the comments of #${issueNumber}`,
@@ -41,7 +41,7 @@ export async function findStickyComment(
         // Only a body that starts with the marker counts: quoting it (or an agent printing it
         // inside a diff) cannot make another comment look like ours.
         const found = page.data.find(comment => isStickyComment(comment.body, marker))
-        if (found) return { id: found.id, url: found.html_url }
+        if (found) return { id: found.id, url: found.html_url, body: found.body ?? undefined }
       }
       return undefined
     }

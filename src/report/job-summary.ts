@@ -23,6 +23,8 @@ export interface JobSummaryInput {
   artifact?: ArtifactOutcome
   /** What publishing did, or why it did not happen. */
   published?: string
+  /** Whether the run resumed a conversation, and whether its session was saved. */
+  conversationMarkdown?: string
 }
 
 /** Writes the job summary. A failure to write it is a warning: the result is already kept. */
@@ -62,7 +64,9 @@ export async function writeJobSummary(input: JobSummaryInput): Promise<void> {
         gatewayRequests: session.gatewayRequests,
         published: input.published,
         patchDigest: digest
-      }) + renderPatchSummary(digest, uploaded?.name, uploaded?.url)
+      }) +
+        (input.conversationMarkdown ? `\n${input.conversationMarkdown}\n` : '') +
+        renderPatchSummary(digest, uploaded?.name, uploaded?.url)
     )
     .write()
     .catch((error: unknown) =>

@@ -60,6 +60,12 @@ export interface ContainerSpec {
   overlays?: Array<{ source: string; target: string }>
   /** The CLI's provider mode (Bedrock, Vertex) pointed at the gateway; see providers/cli-env.ts. */
   providerEnv?: Record<string, string>
+  /**
+   * Run-private host directory mounted read-write at `<home>/.claude/projects`, where the CLI
+   * keeps its session transcripts, so a follow-up can resume them (src/continuation/). The rest
+   * of `<home>/.claude` stays a tmpfs.
+   */
+  sessionDir?: string
   command: string[]
 }
 
@@ -190,6 +196,16 @@ export function dockerRunArgs(spec: ContainerSpec): string[] {
   }
   if (spec.toolCache) args.push('--volume', `${spec.toolCache}:${spec.toolCache}:ro`)
   args.push(...overlayArgs(spec))
+  if (spec.sessionDir) {
+    // `.claude` gets a tmpfs of its own, owned by the agent: a mount point Docker creates for the
+    // bind mount below would be root's, and the CLI writes beside its transcripts.
+    args.push(
+      '--tmpfs',
+      `${spec.home}/.claude:${tmpfsOptions},mode=0700,uid=${spec.user.uid},gid=${spec.user.gid}`,
+      '--volume',
+      `${spec.sessionDir}:${spec.home}/.claude/projects:rw`
+    )
+  }
   for (const key of Object.keys(env).sort()) {
     const fromUser = key in spec.userEnv && env[key] === spec.userEnv[key]
     args.push('--env', fromUser ? key : `${key}=${env[key]}`)

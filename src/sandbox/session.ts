@@ -51,6 +51,8 @@ export interface SessionInput {
   shield?: CredentialShield
   /** The model provider, opened with its credentials (api-door/providers/open.ts). */
   provider: UpstreamProvider
+  /** Host directory for the CLI's session transcripts (src/continuation/conversation.ts). */
+  sessionDir?: string
 }
 
 /** What a finished session leaves behind for the outcome, the patch and the report. */
@@ -273,6 +275,7 @@ function containerSpec(
     toolchainEnv: toolchain.env,
     overlays: input.shield?.overlays,
     providerEnv: providerCliEnv(credentials, `http://127.0.0.1:${GATEWAY_PORT}`),
+    ...(input.sessionDir ? { sessionDir: input.sessionDir } : {}),
     command: claudeArgs(task, {
       network: sandbox.network,
       allowedDomains: parseAllowedDomains(sandbox.allowedDomains).entries.map(e => e.source),

@@ -8,6 +8,7 @@ import type { Staging } from '../publish-stage.js'
 import type { PublishResult } from '../publish-types.js'
 import { upsertStickyComment } from '../sticky-comment.js'
 import { ConfigurationError } from '../../errors.js'
+import { followUpLimit, threadedBody } from '../../continuation/thread.js'
 import { pullRequestOf, reportFields, type Publisher, type Target } from './publisher.js'
 
 /** publish: comment — one sticky comment on the pull request or issue, edited on reruns. */
@@ -59,7 +60,12 @@ export async function postComment(
   const { context } = s.request
   const patch = staged.files.length > 0 ? s.patchText : ''
   const marker = stickyMarker(context.workflow, context.job)
-  const body = renderComment({ ...reportFields(s, staged), marker, patch, notes: target.notes })
+  const thread = s.request.report.thread
+  const rendered = renderComment(
+    { ...reportFields(s, staged), marker, patch, notes: target.notes },
+    followUpLimit(thread)
+  )
+  const body = thread ? threadedBody(marker, thread, rendered.slice(marker.length)) : rendered
   const onPullRequest = pullRequestNumber(context) !== undefined
   const comment = await upsertStickyComment(
     client,

@@ -6,6 +6,7 @@ import { createReview, listPullRequestFiles, retireReviews } from '../review-api
 import { renderReviewBody } from '../review-body.js'
 import { planReview, wholeFiles, type ReviewPlan } from '../suggestions.js'
 import { pullRequestOf, type Publisher, type Target } from './publisher.js'
+import { followUpNote } from '../../continuation/thread.js'
 
 /**
  * publish: review — one pull request review (event COMMENT) whose comments are suggested changes
@@ -56,7 +57,7 @@ export const reviewPublisher: Publisher<ReviewTarget> = {
   async publish(client, s, target, staged) {
     const { context, report } = s.request
     const { number, expected, current } = target
-    const notes: string[] = []
+    const notes: string[] = report.thread ? [followUpNote(report.thread)] : []
     let plan: ReviewPlan
     if (staged.files.length === 0) {
       plan = { suggestions: [], body: [] }
