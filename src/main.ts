@@ -13,14 +13,14 @@ import { snapshotUntracked } from './git/untracked-baseline.js'
 import { postProgressComment } from './github/progress-comment.js'
 import { requirePublishTarget } from './github/context.js'
 import type { PublishResult } from './github/publish.js'
-import { prepareImage } from './image/prepare.js'
+import { prepareImage, type PreparedImage } from './image/prepare.js'
 import { actionRoot, getSettings, requireCredentials } from './inputs.js'
 import { openProvider } from './api-door/providers/open.js'
 import { setResultOutputs } from './outputs.js'
 import { publishResult } from './publish-step.js'
 import { uploadResultArtifact } from './report/artifact.js'
 import { writeJobSummary, type JobSummaryInput } from './report/job-summary.js'
-import { createRunPaths, newRunId } from './run-paths.js'
+import { createRunPaths, newRunId, type RunPaths } from './run-paths.js'
 import { runSandboxSession } from './sandbox/session.js'
 import { requireGitPath } from './sandbox/workspace.js'
 import type { Settings } from './settings.js'
@@ -28,6 +28,7 @@ import { resolveTask } from './task.js'
 import { shieldCredentials } from './credentials/shield.js'
 import { knownSecretsForRun, redactStepSummary, screenRunResult } from './secrets/run-scan.js'
 import type { KnownSecrets } from './secrets/scan.js'
+import type { TriggerDecision } from './triggers/event.js'
 import { decideRun } from './triggers/gate.js'
 
 /** The main step. The only place that fails the step. */
@@ -54,8 +55,9 @@ export async function run(): Promise<void> {
 }
 
 /**
- * A run, phase by phase: settings -> trigger -> task -> preconditions -> conversation -> image -> sandbox
- * session -> outcome -> patch -> artifact -> publish -> summary. Each phase is a call into the
+ * A run, phase by phase: settings -> trigger -> task -> preconditions -> conversation -> image
+ * (with the credential shield) -> sandbox session -> outcome -> saved session -> patch -> secret
+ * scan -> artifact -> publish -> summary. Each phase is a call into the
  * module that owns it. Returns undefined when the trigger says not to run.
  */
 async function runAction(cancel: AbortSignal): Promise<AgentOutcome | undefined> {
@@ -82,27 +84,17 @@ async function runAction(cancel: AbortSignal): Promise<AgentOutcome | undefined>
   // publish: comment says "working…" at once; the result (or the failure) replaces it.
   const progress = await postProgressComment(settings, process.env, conversation.thread)
   try {
-    // What the job's earlier steps left untracked is theirs, not the agent's change. Read while
-    // the image is prepared: preparing it never writes to the working tree.
-    const [image, untrackedBefore] = await Promise.all([
-      prepareImage(
-        settings.image,
-        settings.task.claudeCodeVersion,
-        paths.workDir,
-        path.join(actionRoot(), 'docker'),
-        buildLog,
-        {
-          workspace: settings.sandbox.workspace,
-          baseSha: decision.pullRequest?.baseSha,
-          runId: paths.runId
-        }
-      ),
-      snapshotUntracked(settings.sandbox.workspace)
+    // Three independent phases side by side (none writes to the working tree): the image; what
+    // the job's earlier steps left untracked (theirs, not the agent's change); and the shield
+    // that keeps the working tree's credentials (git config, credential files) out of the
+    // container.
+    const [image, untrackedBefore, shield] = await Promise.all([
+      prepareRunImage(settings, decision, paths),
+      snapshotUntracked(settings.sandbox.workspace),
+      shieldCredentials(settings.sandbox.workspace, gitPath, paths.workDir, core)
     ])
     core.setOutput(Outputs.imageId, image.id)
     core.setOutput(Outputs.cacheHit, String(image.cacheHit))
-    // Credentials in the working tree (git config, credential files) stay out of the container.
-    const shield = await shieldCredentials(settings.sandbox.workspace, gitPath, paths.workDir, core)
     const known = knownSecretsForRun(settings, shield.secrets)
     const session = await runSandboxSession({
       settings,
@@ -161,6 +153,26 @@ async function runAction(cancel: AbortSignal): Promise<AgentOutcome | undefined>
   } finally {
     rmSync(paths.workDir, { recursive: true, force: true })
   }
+}
+
+/** The agent image for this run (built, restored, pulled or present; see image/prepare.ts). */
+function prepareRunImage(
+  settings: Settings,
+  decision: TriggerDecision,
+  paths: RunPaths
+): Promise<PreparedImage> {
+  return prepareImage(
+    settings.image,
+    settings.task.claudeCodeVersion,
+    paths.workDir,
+    path.join(actionRoot(), 'docker'),
+    buildLog,
+    {
+      workspace: settings.sandbox.workspace,
+      baseSha: decision.pullRequest?.baseSha,
+      runId: paths.runId
+    }
+  )
 }
 
 /**
