@@ -160,11 +160,7 @@ export const MAX_REQUEST_BYTES = 32 * 1024 * 1024
 
 export type Refusal = Extract<PolicyVerdict, { allowed: false }>
 
-export function refuse(
-  rule: string,
-  detail: string,
-  status: Refusal['status'] = 400
-): Refusal {
+export function refuse(rule: string, detail: string, status: Refusal['status'] = 400): Refusal {
   // Rules and details can quote what the client sent: keep them short.
   rule = rule.length > 120 ? `${rule.slice(0, 120)}…` : rule
   detail = detail.length > 400 ? `${detail.slice(0, 400)}…` : detail
