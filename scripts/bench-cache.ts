@@ -21,7 +21,8 @@
  * verdicts; for CI, to show it still runs.
  * Run: npx tsx scripts/bench-cache.ts
  * Env: BASE_IMAGE (default: claude-sandbox/debian:trixie-slim, else bookworm), BUILDER_IMAGE
- * (default claude-sandbox/node:bookworm-slim), CLAUDE_CODE_VERSION, BENCH_RUNS (default 3).
+ * (default none: the CLI is fetched with the runner's npm), CLAUDE_CODE_VERSION, BENCH_RUNS
+ * (default 3).
  * Everything created is removed at the end.
  */
 import { spawn } from 'node:child_process'
@@ -39,7 +40,8 @@ const PREFIX = 'claude-sandbox-bench-cache'
 const tag = randomBytes(4).toString('hex')
 const privateBase = `${PREFIX}-base:${tag}`
 const baseImage = process.env['BASE_IMAGE'] || ''
-const builderImage = process.env['BUILDER_IMAGE'] || 'claude-sandbox/node:bookworm-slim'
+/** Set, the CLI is fetched in that builder container; unset, with the runner's npm (the default). */
+const builderImage = process.env['BUILDER_IMAGE'] || ''
 const claudeVersion = process.env['CLAUDE_CODE_VERSION'] || '2.1.330'
 /** Warm set-ups and npm installs, each measured this many times; the ratios use the medians. */
 const RUNS = Math.max(1, Number(process.env['BENCH_RUNS'] || '3'))
@@ -239,7 +241,8 @@ async function main(): Promise<void> {
     const settings = (prebuilt: 'auto' | 'never') => ({
       dockerfile,
       bundledDockerfile: true,
-      buildArgs: { BUILDER_IMAGE: builderImage },
+      // No BUILDER_IMAGE: the CLI is fetched as on a GitHub runner, with the runner's npm.
+      buildArgs: (builderImage ? { BUILDER_IMAGE: builderImage } : {}) as Record<string, string>,
       extraPackages: [],
       caCertificates: caFile,
       cache: true,

@@ -26,6 +26,7 @@ import {
   fetchCliBinary,
   toolCacheRoot
 } from './cli-binary.js'
+import { fetchCliOnHost, hostHasNpm } from './cli-fetch-host.js'
 import { readDevcontainerImage } from './devcontainer.js'
 import {
   choosePrebuilt,
@@ -332,6 +333,26 @@ async function makeCli(
   saves: Promise<unknown>[],
   runId?: string
 ): Promise<'fetched'> {
+  // The runner's npm, unless build-args name the builder to use (see cli-fetch-host.ts).
+  if (!settings.buildArgs.BUILDER_IMAGE && (await hostHasNpm())) {
+    log.startGroup(`Fetching Claude Code ${claudeCodeVersion} (npm pack on the runner)`)
+    let failed: string | undefined
+    try {
+      failed = await fetchCliOnHost({
+        version: claudeCodeVersion,
+        arch: cliPlatform().arch,
+        caFile: settings.caCertificates,
+        binaryPath: plan.binaryPath
+      })
+      if (failed) log.info(`${failed}; fetching it in the builder container instead`)
+    } finally {
+      log.endGroup()
+    }
+    if (!failed) {
+      if (settings.cache) saves.push(saveCliBinary({ ...plan, log }))
+      return 'fetched'
+    }
+  }
   await fetchCliBinary({
     runId,
     version: claudeCodeVersion,
