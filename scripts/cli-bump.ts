@@ -116,22 +116,37 @@ export function fixtureName(version: string): string {
   return `cli-requests-${version}.json`
 }
 
+/** Where the supported range's ends are named (src/agent/cli-versions.ts). */
+export const RANGE_FILE = 'src/agent/cli-versions.ts'
+const NEWEST = /(\bnewest: ')(\d+\.\d+\.\d+)(?=')/
+const OLDEST = /\boldest: '(\d+\.\d+\.\d+)'/
+
 /**
- * Replaces the recorded CLI requests of `from` with a recording of `to` (the text of a file
- * scripts/record-cli-requests.ts wrote), and points the policy test at it. Throws, changing
- * nothing, when the test does not name the old recording.
+ * Adds the recording of `to` (the text of a file scripts/record-cli-requests.ts wrote) to the
+ * recorded CLI requests, which the policy test reads whole (every cli-requests-*.json), and
+ * drops the old default's recording unless it is the supported range's oldest end (CI keeps
+ * testing both ends). Throws, changing nothing, on an empty recording or a policy test that no
+ * longer reads the recordings by pattern.
  */
 export function replaceFixture(root: string, from: string, to: string, recording: string): void {
   const parsed = JSON.parse(recording) as { requests?: unknown }
   if (!Array.isArray(parsed.requests) || parsed.requests.length === 0)
     throw new Error('the new recording holds no requests')
-  const reader = path.join(root, FIXTURE_READER)
-  const text = readFileSync(reader, 'utf8')
-  if (!text.includes(fixtureName(from)))
-    throw new Error(`${FIXTURE_READER} does not read ${fixtureName(from)}`)
+  const reader = readFileSync(path.join(root, FIXTURE_READER), 'utf8')
+  if (!reader.includes('cli-requests-'))
+    throw new Error(`${FIXTURE_READER} does not read the recorded requests (cli-requests-*.json)`)
+  const oldest = OLDEST.exec(readFileSync(path.join(root, RANGE_FILE), 'utf8'))?.[1]
   writeFileSync(path.join(root, FIXTURES_DIR, fixtureName(to)), recording)
-  writeFileSync(reader, text.split(fixtureName(from)).join(fixtureName(to)))
-  rmSync(path.join(root, FIXTURES_DIR, fixtureName(from)), { force: true })
+  if (from !== oldest) rmSync(path.join(root, FIXTURES_DIR, fixtureName(from)), { force: true })
+}
+
+/** Moves the supported range's newest end up to `to` when `to` is past it. */
+export function widenRange(root: string, to: string): void {
+  const file = path.join(root, RANGE_FILE)
+  const text = readFileSync(file, 'utf8')
+  const newest = NEWEST.exec(text)?.[2]
+  if (!newest) throw new Error(`${RANGE_FILE}: the supported range's newest end not found`)
+  if (compareVersions(to, newest) > 0) writeFileSync(file, text.replace(NEWEST, `$1${to}`))
 }
 
 /** Rewrites every site from the current default to `to`; throws, changing nothing, on a bad site. */
@@ -161,6 +176,7 @@ export function applyBump(
     )
   if (recording !== undefined) replaceFixture(root, from, to, recording)
   for (const result of results) writeFileSync(result.file, result.text)
+  widenRange(root, to)
   return {
     from,
     edits: results.map(r => ({ file: r.site.file, what: r.site.what, from: r.found }))

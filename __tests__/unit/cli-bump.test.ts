@@ -19,10 +19,12 @@ import {
   compareVersions,
   currentVersion,
   FIXTURE_READER,
+  RANGE_FILE,
   FIXTURES_DIR,
   fixtureName,
   pullRequestBody
 } from '../../scripts/cli-bump.js'
+import { SUPPORTED_CLI_VERSIONS } from '../../src/agent/cli-versions.js'
 import { DEFAULT_CLAUDE_CODE_VERSION } from '../../src/constants.js'
 import { REPO_ROOT } from '../helpers/run-action.js'
 
@@ -38,7 +40,9 @@ function copyOfRepository(): string {
   const files = [
     ...BUMP_SITES.map(site => site.file),
     FIXTURE_READER,
-    `${FIXTURES_DIR}/${fixtureName(DEFAULT_CLAUDE_CODE_VERSION)}`
+    RANGE_FILE,
+    `${FIXTURES_DIR}/${fixtureName(DEFAULT_CLAUDE_CODE_VERSION)}`,
+    `${FIXTURES_DIR}/${fixtureName(SUPPORTED_CLI_VERSIONS.oldest)}`
   ]
   for (const file of files) {
     mkdirSync(path.dirname(path.join(dir, file)), { recursive: true })
@@ -139,27 +143,29 @@ describe('applyBump on this repository’s files', () => {
     )
   })
 
-  it('with a new recording, replaces the old version’s recorded requests and points the policy test at it', () => {
+  it('with a new recording, adds it beside the others, drops the old default’s and widens the range', () => {
     const dir = copyOfRepository()
     const from = DEFAULT_CLAUDE_CODE_VERSION
-    const to = next(from)
+    const to = next(next(SUPPORTED_CLI_VERSIONS.newest))
     const recording = `${JSON.stringify({ '//': 'new', requests: [{ run: 'key-default' }] })}\n`
     applyBump(dir, to, recording)
     expect(readFileSync(path.join(dir, FIXTURES_DIR, fixtureName(to)), 'utf8')).toBe(recording)
     expect(existsSync(path.join(dir, FIXTURES_DIR, fixtureName(from)))).toBe(false)
-    const reader = readFileSync(path.join(dir, FIXTURE_READER), 'utf8')
-    expect(reader).toContain(fixtureName(to))
-    expect(reader).not.toContain(fixtureName(from))
+    // The range's oldest end keeps its recording: CI tests both ends.
+    expect(
+      existsSync(path.join(dir, FIXTURES_DIR, fixtureName(SUPPORTED_CLI_VERSIONS.oldest)))
+    ).toBe(true)
+    expect(readFileSync(path.join(dir, RANGE_FILE), 'utf8')).toContain(`newest: '${to}'`)
   })
 
-  it('refuses an empty recording, or a policy test that reads another file, changing nothing', () => {
+  it('refuses an empty recording, or a policy test that reads no recordings, changing nothing', () => {
     const dir = copyOfRepository()
     const from = DEFAULT_CLAUDE_CODE_VERSION
     expect(() => applyBump(dir, next(from), '{"requests":[]}')).toThrow(/no requests/)
     const reader = path.join(dir, FIXTURE_READER)
-    writeFileSync(reader, readFileSync(reader, 'utf8').split(fixtureName(from)).join('other.json'))
+    writeFileSync(reader, readFileSync(reader, 'utf8').split('cli-requests-').join('other-'))
     expect(() => applyBump(dir, next(from), '{"requests":[{}]}')).toThrow(
-      `${FIXTURE_READER} does not read ${fixtureName(from)}`
+      `${FIXTURE_READER} does not read the recorded requests`
     )
     expect(currentVersion(dir)).toBe(from)
     expect(existsSync(path.join(dir, FIXTURES_DIR, fixtureName(from)))).toBe(true)

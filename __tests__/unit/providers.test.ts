@@ -268,7 +268,8 @@ describe('Vertex through the gateway', () => {
         '/v1/projects/someone-else/locations/us-east5/publishers/anthropic/models/claude-opus-5-5:rawPredict',
         body
       )
-      expect(other.status).toBe(403)
+      // Refused as an invalid request (not a 403 the CLI would blame on authentication).
+      expect(other.status).toBe(400)
       expect(vertex.requests).toHaveLength(1)
     } finally {
       await gateway.close()
