@@ -33,14 +33,9 @@ function checkVertexRequest(request, policy, place) {
     const pathRefusal = checkVertexPath(request.method, request.path, place);
     if (pathRefusal)
         return pathRefusal;
-    const match = MODEL_PATH.exec(request.path);
-    let model;
-    try {
-        model = decodeURIComponent(match?.[3] ?? '');
-    }
-    catch {
-        return (0,_provider_js__WEBPACK_IMPORTED_MODULE_1__/* .refusal */ .x5)('path', 'the model id in the path is not well encoded');
-    }
+    const model = (0,_provider_js__WEBPACK_IMPORTED_MODULE_1__/* .modelFromPath */ .B2)(MODEL_PATH.exec(request.path)?.[3]);
+    if (typeof model !== 'string')
+        return model;
     return (0,_provider_js__WEBPACK_IMPORTED_MODULE_1__/* .checkAsMessages */ .Fd)(request, policy, {
         model,
         anthropicVersion: VERTEX_ANTHROPIC_VERSION,

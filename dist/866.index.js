@@ -146,14 +146,9 @@ function checkBedrockRequest(request, policy) {
     const pathRefusal = checkBedrockPath(request.method, request.path);
     if (pathRefusal)
         return pathRefusal;
-    const match = MODEL_PATH.exec(request.path);
-    let model;
-    try {
-        model = decodeURIComponent(match?.[1] ?? '');
-    }
-    catch {
-        return (0,provider/* refusal */.x5)('path', 'the model id in the path is not well encoded');
-    }
+    const model = (0,provider/* modelFromPath */.B2)(MODEL_PATH.exec(request.path)?.[1]);
+    if (typeof model !== 'string')
+        return model;
     return (0,provider/* checkAsMessages */.Fd)(request, policy, { model, anthropicVersion: BEDROCK_ANTHROPIC_VERSION, upstreamPath: request.path }, api_policy/* checkRequest */.yG);
 }
 function bedrockProvider(options) {

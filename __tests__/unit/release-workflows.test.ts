@@ -12,14 +12,11 @@ import os from 'node:os'
 import path from 'node:path'
 import {
   convertWorkflowTemplate,
-  isBasicExpression,
-  isMapping,
-  isSequence,
   NoOperationTraceWriter,
   parseWorkflow
 } from '@actions/workflow-parser'
 import type { FileReference } from '@actions/workflow-parser/workflows/file-reference'
-import type { TemplateToken } from '@actions/workflow-parser/templates/tokens/template-token'
+import { list, obj, toPlain, type Obj } from '../helpers/workflow-plain.js'
 import {
   RELEASE_DOCKERFILE,
   RELEASE_PLATFORMS,
@@ -33,9 +30,6 @@ import {
 } from '../../src/image/prebuilt-record.js'
 import { REPO_ROOT } from '../helpers/run-action.js'
 
-type Plain = null | string | number | boolean | Plain[] | { [key: string]: Plain }
-type Obj = { [key: string]: Plain }
-
 const WORKFLOWS_DIR = '.github/workflows'
 const RELEASE = `${WORKFLOWS_DIR}/release.yml`
 const CLI_BUMP = `${WORKFLOWS_DIR}/cli-bump.yml`
@@ -45,27 +39,6 @@ const SHA = /^[0-9a-f]{40}$/
 
 function read(relative: string): string {
   return readFileSync(path.join(REPO_ROOT, relative), 'utf8')
-}
-
-function toPlain(token: TemplateToken): Plain {
-  if (isMapping(token)) {
-    const result: Obj = {}
-    for (const pair of token) result[pair.key.toString()] = toPlain(pair.value)
-    return result
-  }
-  if (isSequence(token)) return [...token].map(toPlain)
-  if (isBasicExpression(token)) return token.toString()
-  const json = token.toJSON() as unknown
-  if (json === null || ['string', 'number', 'boolean'].includes(typeof json)) return json as Plain
-  return (token as unknown as { toString(): string }).toString()
-}
-
-function obj(value: Plain | undefined): Obj {
-  return typeof value === 'object' && value !== null && !Array.isArray(value) ? value : {}
-}
-
-function list(value: Plain | undefined): Plain[] {
-  return Array.isArray(value) ? value : []
 }
 
 function parsed(relative: string) {

@@ -15,45 +15,17 @@ import { fileURLToPath } from 'node:url'
 import { join } from 'node:path'
 import {
   convertWorkflowTemplate,
-  isBasicExpression,
-  isMapping,
-  isSequence,
   NoOperationTraceWriter,
   parseWorkflow,
   type TemplateParseResult
 } from '@actions/workflow-parser'
 import { parseAction } from '@actions/workflow-parser/actions/action-parser'
 import type { FileReference } from '@actions/workflow-parser/workflows/file-reference'
-import type { TemplateToken } from '@actions/workflow-parser/templates/tokens/template-token'
+import { list, obj, toPlain, type Obj } from '../helpers/workflow-plain.js'
 
 const ROOT = fileURLToPath(new URL('../../', import.meta.url))
 const REUSABLE = '.github/workflows/claude-sandbox.yml'
 const PUBLISHED = 'org/claude-sandbox-action'
-
-type Plain = null | string | number | boolean | Plain[] | { [key: string]: Plain }
-type Obj = { [key: string]: Plain }
-
-/** The parsed token tree as plain values; expressions become their `${{ ... }}` source text. */
-function toPlain(token: TemplateToken): Plain {
-  if (isMapping(token)) {
-    const result: Obj = {}
-    for (const pair of token) result[pair.key.toString()] = toPlain(pair.value)
-    return result
-  }
-  if (isSequence(token)) return [...token].map(toPlain)
-  if (isBasicExpression(token)) return token.toString()
-  const json = token.toJSON() as unknown
-  if (json === null || ['string', 'number', 'boolean'].includes(typeof json)) return json as Plain
-  return (token as unknown as { toString(): string }).toString()
-}
-
-function obj(value: Plain | undefined): Obj {
-  return typeof value === 'object' && value !== null && !Array.isArray(value) ? value : {}
-}
-
-function list(value: Plain | undefined): Plain[] {
-  return Array.isArray(value) ? value : []
-}
 
 function read(relative: string): string {
   return readFileSync(join(ROOT, relative), 'utf8')

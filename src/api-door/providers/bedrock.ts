@@ -24,6 +24,7 @@ import { tapFor as messagesTapFor, type ResponseTap } from '../usage-meter.js'
 import { EventStreamTap } from './bedrock-stream.js'
 import {
   checkAsMessages,
+  modelFromPath,
   CredentialsError,
   refusal,
   type OutgoingRequest,
@@ -59,13 +60,8 @@ export function checkBedrockRequest(
 ): ProviderVerdict {
   const pathRefusal = checkBedrockPath(request.method, request.path)
   if (pathRefusal) return pathRefusal
-  const match = MODEL_PATH.exec(request.path)
-  let model: string
-  try {
-    model = decodeURIComponent(match?.[1] ?? '')
-  } catch {
-    return refusal('path', 'the model id in the path is not well encoded')
-  }
+  const model = modelFromPath(MODEL_PATH.exec(request.path)?.[1])
+  if (typeof model !== 'string') return model
   return checkAsMessages(
     request,
     policy,

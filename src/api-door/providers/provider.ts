@@ -71,6 +71,15 @@ export function refusal(rule: string, detail: string): Refusal {
   return refuse(rule, detail)
 }
 
+/** The model id a cloud provider's path carries (URL-encoded there), or a refusal. */
+export function modelFromPath(encoded: string | undefined): string | Refusal {
+  try {
+    return decodeURIComponent(encoded ?? '')
+  } catch {
+    return refusal('path', 'the model id in the path is not well encoded')
+  }
+}
+
 /** A failure to get credentials for a request (an expired role, a failed token exchange). */
 export class CredentialsError extends Error {}
 

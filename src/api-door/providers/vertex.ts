@@ -15,6 +15,7 @@ import { checkRequest, type PolicyOptions } from '../api-policy.js'
 import { tapFor } from '../usage-meter.js'
 import {
   checkAsMessages,
+  modelFromPath,
   CredentialsError,
   refusal,
   type OutgoingRequest,
@@ -60,13 +61,8 @@ export function checkVertexRequest(
 ): ProviderVerdict {
   const pathRefusal = checkVertexPath(request.method, request.path, place)
   if (pathRefusal) return pathRefusal
-  const match = MODEL_PATH.exec(request.path)
-  let model: string
-  try {
-    model = decodeURIComponent(match?.[3] ?? '')
-  } catch {
-    return refusal('path', 'the model id in the path is not well encoded')
-  }
+  const model = modelFromPath(MODEL_PATH.exec(request.path)?.[3])
+  if (typeof model !== 'string') return model
   return checkAsMessages(
     request,
     policy,
