@@ -25,13 +25,7 @@ import os from 'node:os'
 import path from 'node:path'
 import { startFakeCacheService, type FakeCacheService } from '../servers/fake-cache.js'
 import { startFakeAnthropic } from '../servers/fake-anthropic.js'
-import {
-  LOCAL_BUILDER_IMAGE,
-  baseInputs,
-  docker,
-  leftoverContainers,
-  makeRepo
-} from '../helpers/e2e.js'
+import { baseInputs, docker, leftoverContainers, makeRepo } from '../helpers/e2e.js'
 import { REPO_ROOT, runAction, runPost, type ActionRun } from '../helpers/run-action.js'
 import { pushImage, startRegistry, type LocalRegistry } from '../helpers/registry.js'
 import {
@@ -67,6 +61,7 @@ describe('the prebuilt image, pulled by digest', () => {
   const action = path.join(root, 'action')
   const dockerDir = path.join(action, 'docker')
   const runnerTemp = path.join(root, 'runner-temp')
+  const toolCache = path.join(root, 'tool-cache')
 
   /** Builds the copied docker/ as the release does (buildx, the Dockerfile's defaults). */
   function buildRelease(tag: string, extra: string[] = []): string {
@@ -95,10 +90,11 @@ describe('the prebuilt image, pulled by digest', () => {
   ): Promise<{ run: ActionRun; post: ActionRun }> {
     const api = await startFakeAnthropic({ turns: [{ text: 'ok' }] })
     // Exactly the bundled image: the builder that fetches the CLI is no part of it.
+    // No build-args at all: the CLI is fetched as on a GitHub runner (the runner's npm).
     const all = baseInputs({
       prompt: 'Do the task.',
       'anthropic-base-url': api.url,
-      'build-args': `BUILDER_IMAGE=${LOCAL_BUILDER_IMAGE}`,
+      'build-args': '',
       cache: 'true',
       // The cache service's runtime token is no artifact service's: no upload, no warning about it.
       artifact: 'false',
@@ -106,8 +102,9 @@ describe('the prebuilt image, pulled by digest', () => {
     })
     try {
       const entry = path.join(action, 'dist', 'index.js')
-      const main = await runAction({ inputs: all, workspace: repo, env, runnerTemp, entry })
-      const post = await runPost(main, { inputs: all, workspace: repo, env, entry })
+      const runner = { ...env, RUNNER_TOOL_CACHE: toolCache }
+      const main = await runAction({ inputs: all, workspace: repo, env: runner, runnerTemp, entry })
+      const post = await runPost(main, { inputs: all, workspace: repo, env: runner, entry })
       return { run: main, post }
     } finally {
       await api.close()
@@ -116,6 +113,7 @@ describe('the prebuilt image, pulled by digest', () => {
 
   beforeAll(async () => {
     mkdirSync(runnerTemp, { recursive: true })
+    mkdirSync(toolCache, { recursive: true })
     for (const part of ['action.yml', 'dist', 'docker'])
       cpSync(path.join(REPO_ROOT, part), path.join(action, part), { recursive: true })
     ;[hub, ghcr] = await Promise.all([startRegistry(), startRegistry()])
@@ -165,6 +163,11 @@ describe('the prebuilt image, pulled by digest', () => {
       expect(first.run.outputs.conclusion).toBe('success')
       expect(first.run.stdout).toContain(`Pulling the prebuilt agent image ${reference}`)
       expect(first.run.stdout).not.toMatch(/Building the agent image/)
+      // The CLI came from the runner's npm, while the image was pulled.
+      expect(first.run.stdout).toMatch(
+        /::group::Fetching Claude Code 2\.1\.330 \(npm pack on the runner\)/
+      )
+      expect(first.run.stdout).not.toMatch(/fetching it in the builder container instead/)
       expect(lines(first.run.stdout, 'notice')).toEqual([])
       expect(first.run.outputs['image-id']).toBe(releasedId)
       expect(first.run.outputs['cache-hit']).toBe('false')
@@ -178,6 +181,7 @@ describe('the prebuilt image, pulled by digest', () => {
       // A fresh runner, both registries down: the cache alone serves.
       removeImage(releasedId)
       empty(runnerTemp)
+      empty(toolCache)
       await Promise.all([hub.stop(), ghcr.stop()])
       try {
         const second = await run(service.env)
@@ -186,6 +190,7 @@ describe('the prebuilt image, pulled by digest', () => {
         expect(second.run.outputs['cache-hit']).toBe('true')
         expect(second.run.outputs['image-id']).toBe(releasedId)
         expect(second.run.stdout).not.toMatch(/Pulling the prebuilt|Building the agent image/)
+        expect(second.run.stdout).toMatch(/Claude Code binary restored from the Actions cache/)
         expect(lines(second.run.stdout, 'notice')).toEqual([])
         expect(lines(second.run.stdout, 'warning')).toEqual([])
         expect(second.post.exitCode).toBe(0)
