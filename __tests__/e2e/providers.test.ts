@@ -207,7 +207,7 @@ describe('Google Vertex AI', () => {
   const project = 'e2e-project-21'
   const region = 'us-east5'
 
-  it('an external_account file from google-github-actions/auth: the CLI completes; no credential inside; the file not in the patch', async () => {
+  it('an external_account file from google-github-actions/auth: the CLI completes; no credential inside, the file unreadable there and not in the patch', async () => {
     const oidc = await startFakeOidc()
     const sts = await startFakeGoogleSts(token => oidc.tokens.includes(token))
     const issued = (token: string): boolean => sts.issued.some(i => i.accessToken === token)
@@ -263,14 +263,15 @@ describe('Google Vertex AI', () => {
       expect(patch).not.toMatch(/^diff --git a\/gha-creds/m)
       expect(patch).not.toContain(oidc.requestToken)
       const tokens = sts.issued.map(i => i.accessToken)
-      // The credentials file in the workspace itself is hidden by the workspace's own credential
-      // hiding (issue 20), not by the provider: left out here.
+      // Nothing inside holds them, the credentials file google-github-actions/auth wrote into
+      // the workspace included: the credential shield leaves the agent an empty file there.
       expectNothingSeen(
         repo,
-        [...needles, ...tokens],
-        /^(GOOGLE_|CLOUDSDK_|GCLOUD_|ACTIONS_ID_TOKEN)/,
-        /\/gha-creds-[0-9a-f]+\.json$/
+        [...needles, ...tokens, oidc.requestToken],
+        /^(GOOGLE_|CLOUDSDK_|GCLOUD_|ACTIONS_ID_TOKEN)/
       )
+      // The host's copy is untouched: later steps of the job still use it.
+      expect(readFileSync(credsFile, 'utf8')).toContain('external_account')
     } finally {
       await oidc.close()
       await sts.close()
