@@ -300,7 +300,10 @@ describe('how runs end', () => {
     })
     expect(run.outputs.conclusion).toBe('failure')
     expect(run.errors).toHaveLength(1)
-    expect(run.errors[0]).toMatch(/API error/)
+    // An upstream 401 is the gateway's credentials, not the agent's doing: said so (issue 21).
+    expect(run.errors[0]).toMatch(
+      status === 401 ? /credentials problem, not the agent/ : /API error/
+    )
     expect(run.errors[0]).toMatch(status === 401 ? /API key|401|invalid/i : /529|Overloaded/i)
     expect(existsSync(run.outputs['execution-file'] ?? '')).toBe(true)
     expect(run.outputs['has-changes']).toBe('false')
