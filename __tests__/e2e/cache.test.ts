@@ -60,6 +60,9 @@ function removeImage(id: string): void {
   expect(docker('image', 'inspect', id).status).not.toBe(0)
 }
 
+/** The prefix of the cache entries follow-ups resume from (src/continuation/scope.ts). */
+const SESSION_KEY_PREFIX = 'claude-sandbox-session-'
+
 describe('image and CLI cache', () => {
   let service: FakeCacheService
   let repo: string
@@ -81,7 +84,11 @@ describe('image and CLI cache', () => {
     const env = { ...service.env, RUNNER_TOOL_CACHE: toolCache }
     const inputs = { cache: 'true', 'build-args': uniqueBuildArgs() }
     const cliPath = cliBinaryPath(toolCache, PINNED, 'X64')
-    const finalized = (): string[] => service.entries.filter(e => e.finalized).map(e => e.key)
+    // The image's and the CLI's entries (a run also saves its session for follow-ups: not ours).
+    const finalized = (): string[] =>
+      service.entries
+        .filter(e => e.finalized && !e.key.startsWith(SESSION_KEY_PREFIX))
+        .map(e => e.key)
     try {
       const first = await runScenario(done, { repo, inputs, env, runnerTemp })
       expect(first.run.errors).toEqual([])
@@ -181,7 +188,7 @@ describe('image and CLI cache', () => {
     expect(run.stdout).toMatch(/::warning::.*cache/i)
   })
 
-  it('cache: false never talks to the service', async () => {
+  it('cache: false never asks the service for the image or the CLI', async () => {
     const before = service.requests.length
     const { run } = await runScenario(done, {
       repo,
@@ -189,6 +196,12 @@ describe('image and CLI cache', () => {
       env: service.env
     })
     expect(run.outputs.conclusion).toBe('success')
-    expect(service.requests.length).toBe(before)
+    // Only the session's entry for follow-ups (`continue`, its own input) may be saved.
+    const asked = service.requests
+      .slice(before)
+      .filter(request => !request.operation.startsWith('blob:')) // the session's own uploads
+      .map(request => `${request.operation} ${JSON.stringify(request.body ?? {})}`)
+      .filter(call => !call.includes(SESSION_KEY_PREFIX))
+    expect(asked).toEqual([])
   })
 })
