@@ -136,8 +136,9 @@ async function main(): Promise<void> {
       '--rm',
       '-v',
       `${repo}:/workspace`,
-      '-v',
-      `${cli.hostPath}:${cli.containerPath}:ro`,
+      // --mount, not -v: a missing source is an error, never an empty directory left behind.
+      '--mount',
+      `type=bind,source=${cli.hostPath},target=${cli.containerPath},readonly`,
       '--tmpfs',
       '/home/agent:uid=1000,gid=1000',
       image,

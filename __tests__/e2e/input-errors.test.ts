@@ -80,10 +80,11 @@ describe('bad input', () => {
     await expectOneError({ network: 'closed' }, /`network` must be one of restricted, open/)
   })
 
-  it('a claude-code-version that does not exist', async () => {
+  it('a claude-code-version inside the supported range that does not exist', async () => {
+    // A prerelease of a version in the range: past the range check, refused by the registry.
     await expectOneError(
-      { 'claude-code-version': '0.0.1-does-not-exist' },
-      /claude-code-version 0\.0\.1-does-not-exist does not exist.*npm view/
+      { 'claude-code-version': '2.1.300-does-not-exist' },
+      /claude-code-version 2\.1\.300-does-not-exist does not exist.*npm view/
     )
   }, 300_000)
 })

@@ -1,5 +1,5 @@
 import { randomBytes } from 'node:crypto'
-import { chmod, mkdir, rename, rm, stat, writeFile } from 'node:fs/promises'
+import { chmod, lstat, mkdir, rename, rm, rmdir, stat, writeFile } from 'node:fs/promises'
 import { existsSync } from 'node:fs'
 import os from 'node:os'
 import path from 'node:path'
@@ -159,10 +159,21 @@ export async function fetchCliBinary(request: FetchCliRequest): Promise<void> {
       await rm(partial, { force: true })
       throw new Error(`docker cp of the claude binary failed: ${lastLines(copied.stderr, 1)}`)
     }
-    await rename(partial, binaryPath)
+    await placeCliBinary(partial, binaryPath)
     await markComplete(binaryPath)
   } finally {
     log.endGroup()
     await docker(['rm', '--force', '--volumes', name])
   }
+}
+
+/**
+ * Moves a fetched binary into place. An empty directory where the binary belongs is removed
+ * first: `docker run -v` of a path that does not exist yet leaves one there (a script or a
+ * tool that mounted the tool cache's CLI before it was fetched), and rename refuses it.
+ */
+export async function placeCliBinary(partial: string, binaryPath: string): Promise<void> {
+  const there = await lstat(binaryPath).catch(() => undefined)
+  if (there?.isDirectory()) await rmdir(binaryPath)
+  await rename(partial, binaryPath)
 }

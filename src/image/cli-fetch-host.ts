@@ -12,7 +12,7 @@ import { spawn } from 'node:child_process'
 import { mkdir, mkdtemp, readdir, rename, rm, stat } from 'node:fs/promises'
 import os from 'node:os'
 import path from 'node:path'
-import { markComplete } from './cli-binary.js'
+import { markComplete, placeCliBinary } from './cli-binary.js'
 
 /** The platform package that holds the binary: glibc only, like the images we support. */
 export function cliPlatformPackage(arch: string, version: string): string | undefined {
@@ -112,7 +112,7 @@ export async function fetchCliOnHost(request: {
       const { copyFile } = await import('node:fs/promises')
       await copyFile(binary, partial)
     })
-    await rename(partial, request.binaryPath)
+    await placeCliBinary(partial, request.binaryPath)
     await markComplete(request.binaryPath)
     return undefined
   } finally {
