@@ -12,16 +12,7 @@ set -euo pipefail
 BUILDER_TAG=${BUILDER_TAG:-claude-sandbox/node:bookworm-slim}
 BUILDER_SUITE=${BUILDER_SUITE:-bookworm}
 SUITES=${SUITES:-bookworm trixie}
-# The Debian mirror this machine's apt already uses (so no host is written here); MIRROR
-# overrides it.
-if [ -z "${MIRROR:-}" ]; then
-  MIRROR=$(grep -hoE '^(URIs:|deb)\s+\S+' /etc/apt/sources.list.d/*.sources /etc/apt/sources.list 2>/dev/null |
-    awk '{print $2}' | grep -E '/debian/?$' | head -1 || true)
-fi
-if [ -z "${MIRROR:-}" ]; then
-  echo "build-local-bases: no Debian mirror in this machine's apt sources; set MIRROR" >&2
-  exit 1
-fi
+MIRROR=$(bash "$(dirname "$0")/debian-mirror.sh")
 force=${1:-}
 
 have() { docker image inspect "$1" >/dev/null 2>&1; }

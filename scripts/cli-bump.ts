@@ -19,20 +19,19 @@ import { execFileSync } from 'node:child_process'
 import { appendFileSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
 import path from 'node:path'
 import { fileURLToPath, pathToFileURL } from 'node:url'
+import { compareVersions as compareCliVersions } from '../src/agent/cli-versions.js'
 
 export const CLI_PACKAGE = '@anthropic-ai/claude-code'
 const EXACT = /^(\d+)\.(\d+)\.(\d+)$/
 
-/** Compares exact versions numerically: negative when a < b. Throws on anything but X.Y.Z. */
+/**
+ * Compares exact releases (X.Y.Z): negative when a < b. The order is the action's own
+ * (src/agent/cli-versions.ts); this refuses anything else, prereleases included.
+ */
 export function compareVersions(a: string, b: string): number {
-  const pa = EXACT.exec(a)
-  const pb = EXACT.exec(b)
-  if (!pa || !pb) throw new Error(`not an exact version: "${pa ? b : a}"`)
-  for (let i = 1; i <= 3; i++) {
-    const diff = Number(pa[i]) - Number(pb[i])
-    if (diff !== 0) return diff
-  }
-  return 0
+  for (const version of [a, b])
+    if (!EXACT.test(version)) throw new Error(`not an exact version: "${version}"`)
+  return compareCliVersions(a, b)
 }
 
 /**

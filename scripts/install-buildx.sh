@@ -16,14 +16,8 @@ if [ -x "$plugins/docker-buildx" ] && docker buildx version >/dev/null 2>&1; the
   exit 0
 fi
 
-# The mirror this machine's apt already uses (so no host is named here), Debian's main archive.
-mirror=$(grep -hoE '^(URIs:|deb)\s+\S+' /etc/apt/sources.list.d/*.sources /etc/apt/sources.list 2>/dev/null |
-  awk '{print $2}' | grep -E '/debian/?$' | head -1 || true)
-if [ -z "$mirror" ]; then
-  echo "install-buildx: no Debian mirror in this machine's apt sources; set MIRROR" >&2
-  exit 1
-fi
-mirror=${MIRROR:-$mirror}
+# The mirror this machine's apt already uses (so no host is named here); MIRROR overrides it.
+mirror=$(bash "$(dirname "$0")/debian-mirror.sh")
 
 private=$(mktemp -d /tmp/buildx-apt.XXXXXX)
 trap 'rm -rf "$private"' EXIT

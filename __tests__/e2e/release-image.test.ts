@@ -11,10 +11,9 @@
  * the argv for both platforms is checked in __tests__/unit/release-image.test.ts.
  */
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals'
-import { spawn, spawnSync, type ChildProcess } from 'node:child_process'
+import { spawnSync } from 'node:child_process'
 import { createHash } from 'node:crypto'
-import { chmodSync, copyFileSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
-import { createServer } from 'node:net'
+import { chmodSync, copyFileSync, mkdtempSync, readFileSync, rmSync } from 'node:fs'
 import os from 'node:os'
 import path from 'node:path'
 import { buildAndRecord, hasBuildx } from '../../scripts/release-image.js'
@@ -24,6 +23,7 @@ import {
   readPrebuiltRecord
 } from '../../src/image/prebuilt-record.js'
 import { LOCAL_BASE_IMAGE, LOCAL_BUILDER_IMAGE } from '../helpers/e2e.js'
+import { startRegistry, type LocalRegistry } from '../helpers/registry.js'
 import { REPO_ROOT } from '../helpers/run-action.js'
 
 const DOCKER_DIR = path.join(REPO_ROOT, 'docker')
@@ -43,74 +43,6 @@ function hostPlatform(): string {
   return `linux/${arch || (os.arch() === 'x64' ? 'amd64' : os.arch())}`
 }
 
-async function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const server = createServer()
-    server.once('error', reject)
-    server.listen(0, '127.0.0.1', () => {
-      const address = server.address()
-      const port = typeof address === 'object' && address ? address.port : 0
-      server.close(() => resolve(port))
-    })
-  })
-}
-
-interface Registry {
-  host: string
-  stop(): Promise<void>
-}
-
-/** A throwaway registry; the other helper's __tests__/helpers/registry.ts replaces this at merge. */
-async function startRegistry(): Promise<Registry> {
-  const dir = mkdtempSync(path.join(os.tmpdir(), 'release-registry-'))
-  const port = await freePort()
-  const config = path.join(dir, 'config.yml')
-  writeFileSync(
-    config,
-    [
-      'version: 0.1',
-      'log:',
-      '  level: warn',
-      'storage:',
-      '  filesystem:',
-      `    rootdirectory: ${path.join(dir, 'data')}`,
-      'http:',
-      `  addr: 127.0.0.1:${port}`,
-      ''
-    ].join('\n')
-  )
-  const child: ChildProcess = spawn('docker-registry', ['serve', config], {
-    stdio: ['ignore', 'ignore', 'pipe']
-  })
-  let stderr = ''
-  child.stderr?.on('data', (chunk: Buffer) => (stderr += chunk.toString()))
-  const host = `127.0.0.1:${port}`
-  const deadline = Date.now() + 20_000
-  for (;;) {
-    try {
-      if ((await fetch(`http://${host}/v2/`)).status === 200) break
-    } catch {
-      // not listening yet
-    }
-    if (child.exitCode !== null || Date.now() > deadline) {
-      child.kill('SIGTERM')
-      throw new Error(`docker-registry did not start: ${stderr.slice(-500)}`)
-    }
-    await new Promise(resolve => setTimeout(resolve, 200))
-  }
-  return {
-    host,
-    async stop() {
-      if (child.exitCode === null) {
-        const exited = new Promise(resolve => child.once('exit', resolve))
-        child.kill('SIGTERM')
-        await exited
-      }
-      rmSync(dir, { recursive: true, force: true })
-    }
-  }
-}
-
 /** A private copy of docker/ to release from; the record is written there. */
 function copyDockerDir(): string {
   const dir = mkdtempSync(path.join(os.tmpdir(), 'release-docker-'))
@@ -128,7 +60,7 @@ function docker(...args: string[]): { status: number | null; stdout: string; std
 const BUILD_ARGS = { BASE_IMAGE: LOCAL_BASE_IMAGE, BUILDER_IMAGE: LOCAL_BUILDER_IMAGE }
 
 describe('scripts/release-image.ts against a local registry', () => {
-  let registry: Registry
+  let registry: LocalRegistry
   const platform = hostPlatform()
   const workDirs: string[] = []
   const pushed: string[] = []
@@ -140,7 +72,7 @@ describe('scripts/release-image.ts against a local registry', () => {
 
   afterAll(async () => {
     for (const reference of pushed) docker('image', 'rm', '--force', reference)
-    await registry?.stop()
+    await registry?.close()
     for (const dir of workDirs) rmSync(dir, { recursive: true, force: true })
   })
 
