@@ -34,6 +34,7 @@ import path from 'node:path'
 import { fileURLToPath } from 'node:url'
 import readline from 'node:readline'
 import type { FakeCacheEntry } from '../__tests__/servers/fake-cache.js'
+import { median, QUICK } from './bench-mode.js'
 
 const repoRoot = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..')
 const PREFIX = 'claude-sandbox-bench-cache'
@@ -141,12 +142,6 @@ async function startCacheServiceProcess(): Promise<CacheServiceProcess> {
   }
 }
 
-function median(values: number[]): number {
-  const sorted = [...values].sort((a, b) => a - b)
-  const mid = Math.floor(sorted.length / 2)
-  return sorted.length % 2 ? (sorted[mid] ?? 0) : ((sorted[mid - 1] ?? 0) + (sorted[mid] ?? 0)) / 2
-}
-
 async function emptyDir(dir: string): Promise<void> {
   for (const entry of await readdir(dir))
     await rm(path.join(dir, entry), { recursive: true, force: true })
@@ -163,7 +158,6 @@ async function pickBase(): Promise<string> {
   throw new Error('no local base: run scripts/build-local-bases.sh, or set BASE_IMAGE')
 }
 
-const QUICK = process.env['BENCH_QUICK'] === '1'
 const TARGET_WARM_RATIO = 0.4
 const TARGET_COLD_RATIO = 1.0
 

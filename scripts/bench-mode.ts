@@ -31,3 +31,10 @@ export function failUnless(met: boolean): void {
 export function announceQuick(name: string): void {
   if (QUICK) console.log(`${name}: quick mode (BENCH_QUICK=1): few iterations, no target verdicts`)
 }
+
+/** The median of samples (the mean of the middle two for an even count). */
+export function median(values: number[]): number {
+  const sorted = [...values].sort((a, b) => a - b)
+  const mid = Math.floor(sorted.length / 2)
+  return sorted.length % 2 ? (sorted[mid] ?? 0) : ((sorted[mid - 1] ?? 0) + (sorted[mid] ?? 0)) / 2
+}

@@ -18,17 +18,11 @@ import { defaultToolCache, runAction } from '../__tests__/helpers/run-action.js'
 import { DEFAULT_CLAUDE_CODE_VERSION } from '../src/constants.js'
 import { CLI_CONTAINER_PATH, cliBinaryPath, cliPlatform } from '../src/image/cli-binary.js'
 import { dockerRunArgs, type ContainerSpec } from '../src/sandbox/run-args.js'
-import { announceQuick, failUnless, sized, verdict } from './bench-mode.js'
+import { announceQuick, failUnless, median, sized, verdict } from './bench-mode.js'
 
 const RUNS = Math.max(1, Number(process.env.BENCH_RUNS ?? sized(7, 2)))
 const TARGET_START_RATIO = 2.0
 const TARGET_HARDENED_RATIO = 1.1
-
-function median(values: number[]): number {
-  const sorted = [...values].sort((a, b) => a - b)
-  const mid = Math.floor(sorted.length / 2)
-  return sorted.length % 2 ? (sorted[mid] ?? 0) : ((sorted[mid - 1] ?? 0) + (sorted[mid] ?? 0)) / 2
-}
 
 function timeCommand(args: string[]): number {
   const started = process.hrtime.bigint()

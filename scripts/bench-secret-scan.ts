@@ -13,8 +13,8 @@
  */
 import { scanForPublishing } from '../src/secrets/verdict.js'
 import { knownSecrets } from '../src/secrets/known.js'
+import { median, QUICK } from './bench-mode.js'
 
-const QUICK = process.env.BENCH_QUICK === '1'
 const TARGET_MS = 1000
 
 function option(name: string, fallback: number): number {
@@ -82,11 +82,6 @@ function makePatch(bytes: number, line: (i: number) => string): string {
     file++
   }
   return parts.join('')
-}
-
-function median(samples: number[]): number {
-  const sorted = [...samples].sort((a, b) => a - b)
-  return sorted[Math.floor(sorted.length / 2)] as number
 }
 
 function main(): void {

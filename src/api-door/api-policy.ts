@@ -351,6 +351,6 @@ export function webSearchAllowed(settings: {
   return settings.network === 'open' || names(settings.allowedTools)
 }
 
-function isRecord(value: unknown): value is Record<string, unknown> {
+export function isRecord(value: unknown): value is Record<string, unknown> {
   return typeof value === 'object' && value !== null && !Array.isArray(value)
 }

@@ -10,7 +10,13 @@
  * The gateway (gateway.ts) does the rest: bounded reading, the spend cap, streaming, logging.
  */
 import type { IncomingHttpHeaders, OutgoingHttpHeaders } from 'node:http'
-import { refuse, type PolicyOptions, type PolicyVerdict, type Refusal } from '../api-policy.js'
+import {
+  isRecord,
+  refuse,
+  type PolicyOptions,
+  type PolicyVerdict,
+  type Refusal
+} from '../api-policy.js'
 import type { ResponseTap } from '../usage-meter.js'
 
 export type ProviderName = 'anthropic' | 'bedrock' | 'vertex'
@@ -83,9 +89,7 @@ export function modelFromPath(encoded: string | undefined): string | Refusal {
 /** A failure to get credentials for a request (an expired role, a failed token exchange). */
 export class CredentialsError extends Error {}
 
-export function isRecord(value: unknown): value is Record<string, unknown> {
-  return typeof value === 'object' && value !== null && !Array.isArray(value)
-}
+export { isRecord }
 
 /** `anthropic-beta` from the headers and, where a provider puts them there, the body's list. */
 export function betaHeader(headers: IncomingHttpHeaders, bodyBetas: unknown): string | undefined {
