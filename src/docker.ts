@@ -1,4 +1,5 @@
 import { spawn } from 'node:child_process'
+import { engineGet, field } from './docker-engine.js'
 import { ConfigurationError } from './errors.js'
 
 /** The docker CLI, called without a shell; output captured, optionally streamed line by line. */
@@ -103,6 +104,11 @@ export function lastLines(text: string, count = 3): string {
 
 /** Fails with a clear instruction when no Docker daemon answers. Returns the server version. */
 export async function requireDockerDaemon(): Promise<string> {
+  // The local socket first (docker-engine.ts); the CLI when it is not ours or does not answer,
+  // so the error below quotes what the CLI says.
+  const answer = await engineGet('/version')
+  const fromSocket = answer?.status === 200 ? field(answer.body, 'Version', 'string') : undefined
+  if (fromSocket) return fromSocket
   const result = await docker(['version', '--format', '{{.Server.Version}}'])
   const version = result.stdout.trim()
   if (result.exitCode !== 0 || version === '') {
@@ -115,10 +121,14 @@ export async function requireDockerDaemon(): Promise<string> {
 }
 
 export async function imageExists(ref: string): Promise<boolean> {
-  return (await docker(['image', 'inspect', '--format', '{{.Id}}', ref])).exitCode === 0
+  return (await imageId(ref)) !== undefined
 }
 
+/** The image's id, or undefined when there is no such image on this runner. */
 export async function imageId(ref: string): Promise<string | undefined> {
+  const answer = await engineGet(`/images/${ref}/json`)
+  if (answer?.status === 200) return field(answer.body, 'Id', 'string')
+  if (answer?.status === 404) return undefined
   const result = await docker(['image', 'inspect', '--format', '{{.Id}}', ref])
   return result.exitCode === 0 ? result.stdout.trim() : undefined
 }

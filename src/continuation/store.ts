@@ -7,7 +7,8 @@
  *
  * Never throws: a miss, an unavailable service or a failure is a warning and a fresh start.
  */
-import * as cache from '@actions/cache'
+// The client loads on first use (cache-client.ts): a run with nothing to resume or save never parses it.
+import * as cache from '../cache-client.js'
 import { rm } from 'node:fs/promises'
 import os from 'node:os'
 import path from 'node:path'

@@ -1,5 +1,6 @@
 import { readFileSync } from 'node:fs'
 import { docker } from '../docker.js'
+import { engineGet, field } from '../docker-engine.js'
 
 /**
  * When the Docker daemon goes away mid-run (stopped, restarted, killed), the attached `docker run`
@@ -26,11 +27,30 @@ export async function findContainerProcess(
   for (let attempt = 0; attempt < tries && !ended(); attempt++) {
     await new Promise(resolve => setTimeout(resolve, Math.min(250 * (attempt + 1), 2000)))
     if (ended()) return undefined
-    const result = await docker(['inspect', '--format', '{{.Id}} {{.State.Pid}}', name])
-    const [id, pid] = result.stdout.trim().split(' ')
-    if (result.exitCode === 0 && id && Number(pid) > 0) return { id, pid: Number(pid) }
+    const found = await inspectProcess(name)
+    if (found) return found
   }
   return undefined
+}
+
+/**
+ * The container's id and init pid: from the local socket when it is ours (no process spawned
+ * while the CLI starts beside us), else from the CLI.
+ */
+async function inspectProcess(name: string): Promise<ContainerProcess | undefined> {
+  const answer = await engineGet(`/containers/${encodeURIComponent(name)}/json`)
+  if (answer) {
+    const id = field(answer.body, 'Id', 'string')
+    const state =
+      typeof answer.body === 'object' && answer.body !== null
+        ? (answer.body as { State?: unknown }).State
+        : undefined
+    const pid = field(state, 'Pid', 'number')
+    return answer.status === 200 && id && pid !== undefined && pid > 0 ? { id, pid } : undefined
+  }
+  const result = await docker(['inspect', '--format', '{{.Id}} {{.State.Pid}}', name])
+  const [id, pid] = result.stdout.trim().split(' ')
+  return result.exitCode === 0 && id && Number(pid) > 0 ? { id, pid: Number(pid) } : undefined
 }
 
 /** Whether a Docker daemon answers on the client's configured endpoint. */
