@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Entrypoint of the agent image. Runs as the unprivileged user on a read-only root filesystem.
 # 1. checks that /workspace is a mounted git repository (clear message if not);
-# 2. makes git usable: HOME is a tmpfs, and /workspace may be owned by another uid than ours;
+# 2. makes git usable: HOME is a tmpfs, and /workspace (its .git always) is owned by another uid;
 # 3. starts the forwarders from loopback ports to the host's Unix sockets in /run/sandbox
 #    (the credential gateway and the egress proxy), since the container has no network;
 # 4. execs the given command (claude ..., or claude when given only options), or stays up for
@@ -25,6 +25,15 @@ fi
 
 if [ ! -w "${HOME:-/nonexistent}" ]; then
   fail "HOME ($HOME) is not writable; run with --tmpfs $HOME"
+fi
+# The same in the user's global config on the tmpfs HOME: the CLI runs git for its own context
+# (git status, the repository's config checks) without the GIT_CONFIG_* variables above, and .git,
+# mounted read-only and owned by the runner, is "dubious ownership" to our uid. Without this the
+# CLI left git status out of the agent's context ("git's configuration for the repository could
+# not be read in full"). The workspace's alias at its runner path (tool cache builds) too.
+git config --global --add safe.directory /workspace
+if [ -n "${SANDBOX_WORKSPACE_ALIAS:-}" ]; then
+  git config --global --add safe.directory "$SANDBOX_WORKSPACE_ALIAS"
 fi
 
 # Forwarders: started only where the host provides the sockets.

@@ -23,7 +23,7 @@ function bash(command: string, extra: Record<string, unknown> = {}) {
 
 describe('the agent in the sandbox', () => {
   it('turns Write, Edit and Bash into a patch that reproduces the tree exactly', async () => {
-    const { run, repo } = await runScenario(
+    const { run, repo, api } = await runScenario(
       [
         {
           tools: [
@@ -98,6 +98,15 @@ describe('the agent in the sandbox', () => {
     })
     expect(run.summary).toMatch(/Claude Sandbox: success/)
     expect(run.stdout).toMatch(/🔧 Edit: \/workspace\/src\/app.py/)
+    // The CLI read the repository with git for its own context (the branch, the status, recent
+    // commits): .git is the runner's, read-only, and git must still trust it for our uid.
+    const firstMain = JSON.stringify(api.mainRequests()[0]?.body ?? '')
+    const gitContext = /# gitStatus.*?Recent commits:(?:\\n[^\\]*)*/.exec(firstMain)?.[0]
+    // Without that the CLI still names the branch (read from HEAD) but says `Status:
+    // (unavailable)` and lists no commits.
+    expect(gitContext).toMatch(/Current branch: main/)
+    expect(gitContext).not.toMatch(/\(unavailable\)/)
+    expect(gitContext).toMatch(/Recent commits:\\n[0-9a-f]{7,} /)
     // The working tree is given back to the runner's user.
     expect(readdirSync(repo)).toContain('data.bin')
     expect(leftoverContainers()).toEqual([])

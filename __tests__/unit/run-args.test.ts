@@ -134,6 +134,9 @@ describe('dockerRunArgs with the runner’s toolchain', () => {
       '/opt/hostedtoolcache:/opt/hostedtoolcache:ro'
     ])
     expect(valueOf(args, '--workdir')).toBe('/workspace')
+    // The entrypoint marks that second path safe for git too.
+    expect(valuesOf(args, '--env')).toContain('SANDBOX_WORKSPACE_ALIAS=/home/runner/work/repo')
+    expect(containerEnv(spec({})).SANDBOX_WORKSPACE_ALIAS).toBeUndefined()
   })
 
   it('gives PATH and the toolchain variables inline, under the env input and the action’s own', () => {

@@ -88,6 +88,8 @@ export function containerEnv(spec: ContainerSpec): Record<string, string> {
     SANDBOX_GATEWAY_PORT: String(GATEWAY_PORT),
     SANDBOX_PROXY_PORT: String(PROXY_PORT)
   })
+  // The entrypoint marks the alias safe for git as well (see agent-entrypoint.sh).
+  if (spec.workspaceAlias) env.SANDBOX_WORKSPACE_ALIAS = spec.workspaceAlias
   if (spec.providerEnv && Object.keys(spec.providerEnv).length > 0)
     Object.assign(env, spec.providerEnv)
   else if (spec.credentialKind === 'oauth') env.CLAUDE_CODE_OAUTH_TOKEN = PLACEHOLDER_OAUTH_TOKEN
