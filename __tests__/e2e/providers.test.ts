@@ -137,6 +137,9 @@ describe('Amazon Bedrock', () => {
     expect(models.filter(r => r.status !== 200)).toEqual([])
     expect(models.every(r => r.headers['x-amz-security-token'] === AWS.sessionToken)).toBe(true)
     expect(models.some(r => r.path.endsWith('/invoke-with-response-stream'))).toBe(true)
+    // The region's own inference profiles (eu-west-1: `eu.`), not the CLI's default `us.` ones,
+    // which Bedrock there refuses.
+    expect(models.map(r => r.path.split('/')[2]).filter(id => !id?.startsWith('eu.'))).toEqual([])
     // The control-plane listing stopped at the gateway.
     expect(bedrock.requests.filter(r => r.path.startsWith('/inference-profiles'))).toEqual([])
     // The host's figures, read from the binary event stream.
@@ -146,7 +149,7 @@ describe('Amazon Bedrock', () => {
   }, 300_000)
 
   it('max-budget-usd stops a looping Bedrock session after the cap, cost from the event stream', async () => {
-    // The CLI's Bedrock default is us.anthropic.claude-opus-5-5: $4 per million input tokens.
+    // The CLI's Bedrock default here is eu.anthropic.claude-opus-5-5: $4 per million input tokens.
     const usage = { input_tokens: 100_000, output_tokens: 10 }
     const loop = Array.from({ length: 10 }, (_, i) => ({
       tools: [bash(`echo turn ${i} >> /workspace/loop.txt`)],

@@ -11,7 +11,7 @@ import path from 'node:path'
 import { startGateway } from '../../src/api-door/gateway.js'
 import { bedrockProvider, checkBedrockRequest } from '../../src/api-door/providers/bedrock.js'
 import { EventStreamTap } from '../../src/api-door/providers/bedrock-stream.js'
-import { providerCliEnv } from '../../src/api-door/providers/cli-env.js'
+import { bedrockProfilePrefix, providerCliEnv } from '../../src/api-door/providers/cli-env.js'
 import {
   parseCustomHeaders,
   readProviderSettings
@@ -466,5 +466,18 @@ describe('provider inputs', () => {
       CLAUDE_CODE_SKIP_BEDROCK_AUTH: '1',
       ANTHROPIC_BEDROCK_BASE_URL: 'http://127.0.0.1:8080'
     })
+  })
+
+  it("the CLI picks the region's inference profiles without being given the region", () => {
+    const prefix = (awsRegion: string) =>
+      providerCliEnv({ provider: 'bedrock', awsRegion }, 'http://127.0.0.1:8080')
+        .ANTHROPIC_BEDROCK_REGION_PREFIX
+    expect(prefix('eu-west-1')).toBe('eu')
+    expect(prefix('eu-central-1')).toBe('eu')
+    expect(prefix('us-east-1')).toBe('us')
+    expect(prefix('us-gov-west-1')).toBe('us-gov')
+    expect(prefix('ap-northeast-1')).toBe('apac')
+    expect(prefix('ca-central-1')).toBe('global')
+    expect(bedrockProfilePrefix('sa-east-1')).toBe('global')
   })
 })

@@ -2,21 +2,27 @@
  * What the CLI inside needs in its environment to use a provider through the gateway (pure):
  * its Bedrock or Vertex mode, the gateway as the provider's base URL, and its own cloud
  * authentication skipped (the gateway signs or adds the token on the host). No credential, no
- * AWS_* or GOOGLE_* variable: measured with 2.1.330, the CLI in Bedrock mode with its
- * authentication skipped needs no region (it only picks its default model's `us.` inference
- * profile by it; other regions give `model`).
+ * AWS_* or GOOGLE_* variable. The CLI in Bedrock mode with its authentication skipped needs no
+ * region but for one thing: the prefix of its default models' cross-region inference profiles
+ * (`us.anthropic.…`, `eu.anthropic.…`), which it takes from the region and would take as `us`
+ * without one, so a run in eu-west-1 asked Bedrock there for a `us.` profile and failed. The
+ * prefix is given by itself instead (ANTHROPIC_BEDROCK_REGION_PREFIX, which 2.1.232 to 2.1.332
+ * read), worked out from the region as the CLI does.
  */
 import type { ProviderSettings } from './provider-inputs.js'
 
 export function providerCliEnv(
-  settings: Pick<ProviderSettings, 'provider' | 'vertex'>,
+  settings: Pick<ProviderSettings, 'provider' | 'vertex' | 'awsRegion'>,
   gatewayUrl: string
 ): Record<string, string> {
   if (settings.provider === 'bedrock') {
     return {
       CLAUDE_CODE_USE_BEDROCK: '1',
       ANTHROPIC_BEDROCK_BASE_URL: gatewayUrl,
-      CLAUDE_CODE_SKIP_BEDROCK_AUTH: '1'
+      CLAUDE_CODE_SKIP_BEDROCK_AUTH: '1',
+      ...(settings.awsRegion
+        ? { ANTHROPIC_BEDROCK_REGION_PREFIX: bedrockProfilePrefix(settings.awsRegion) }
+        : {})
     }
   }
   if (settings.provider === 'vertex' && settings.vertex) {
@@ -29,6 +35,18 @@ export function providerCliEnv(
     }
   }
   return {}
+}
+
+/**
+ * The inference-profile prefix of a region, as the CLI maps it (read from 2.1.330): GovCloud,
+ * the US, Europe, Asia-Pacific, and the global profiles for every other region.
+ */
+export function bedrockProfilePrefix(region: string): string {
+  if (region.startsWith('us-gov-')) return 'us-gov'
+  if (region.startsWith('us-')) return 'us'
+  if (region.startsWith('eu-')) return 'eu'
+  if (region.startsWith('ap-')) return 'apac'
+  return 'global'
 }
 
 /** Variables the `env` input may not set: they would switch the CLI off the gateway. */
