@@ -70,7 +70,9 @@ async function runAction(cancel: AbortSignal): Promise<AgentOutcome | undefined>
   core.info(decision.reason)
   settings.task.prompt = await resolveTask(settings, decision)
   requireCredentials(settings)
-  const provider = await openProvider(settings.credentials)
+  const provider = await openProvider(settings.credentials, {
+    caFile: settings.image.caCertificates
+  })
   requirePublishTarget(settings.publish.mode)
   const gitPath = requireGitPath(settings.sandbox.workspace)
   core.info(`Docker engine ${await requireDockerDaemon()}`)

@@ -5,7 +5,10 @@
  * naming the cause, the step that provides the credentials and the permission it needs.
  */
 import * as core from '@actions/core'
+import { readFileSync } from 'node:fs'
+import { hostFetch } from '../../egress/host-fetch.js'
 import { ConfigurationError, errorMessage } from '../../errors.js'
+import { certificateBlocks } from '../../inputs.js'
 import type { CredentialSettings } from '../../settings.js'
 import { anthropicProvider } from './anthropic.js'
 import type { UpstreamProvider } from './provider.js'
@@ -14,13 +17,22 @@ import { federatedTokenCache } from './workload-identity.js'
 const OIDC_REMEDY =
   'Give the job `permissions: id-token: write` (and `contents: read`) so it can ask GitHub for its OIDC token'
 
-export async function openProvider(credentials: CredentialSettings): Promise<UpstreamProvider> {
+/** How the host reaches the provider's side: the `ca-certificates` bundle (a TLS-inspecting
+ * proxy's CA), beside the runner's HTTPS_PROXY. */
+export interface HostNetwork {
+  caFile?: string
+}
+
+export async function openProvider(
+  credentials: CredentialSettings,
+  network: HostNetwork = {}
+): Promise<UpstreamProvider> {
   for (const secret of [credentials.authToken, ...Object.values(credentials.customHeaders)]) {
     if (secret) core.setSecret(secret)
   }
   if (credentials.provider === 'bedrock') return openBedrock(credentials)
   if (credentials.provider === 'vertex') return openVertex(credentials)
-  if (credentials.federation) return openWorkloadIdentity(credentials)
+  if (credentials.federation) return openWorkloadIdentity(credentials, network)
   return anthropicProvider({
     apiKey: credentials.apiKey,
     oauthToken: credentials.oauthToken,
@@ -73,7 +85,10 @@ async function openVertex(credentials: CredentialSettings): Promise<UpstreamProv
   return vertexProvider(place, token)
 }
 
-async function openWorkloadIdentity(credentials: CredentialSettings): Promise<UpstreamProvider> {
+async function openWorkloadIdentity(
+  credentials: CredentialSettings,
+  network: HostNetwork
+): Promise<UpstreamProvider> {
   const federation = credentials.federation
   if (!federation) throw new Error('no federation settings')
   if (!process.env.ACTIONS_ID_TOKEN_REQUEST_URL || !process.env.ACTIONS_ID_TOKEN_REQUEST_TOKEN) {
@@ -84,7 +99,12 @@ async function openWorkloadIdentity(credentials: CredentialSettings): Promise<Up
   }
   const cache = federatedTokenCache(credentials.baseUrl, federation, {
     getIdToken: audience => core.getIDToken(audience),
-    fetch: (...args) => fetch(...args),
+    // Through the runner's proxy and trusting its CA, as the gateway reaches the API.
+    fetch: hostFetch({
+      caPem: network.caFile
+        ? certificateBlocks(readFileSync(network.caFile, 'utf8')).join('\n')
+        : undefined
+    }),
     warn: message => core.warning(message),
     mask: secret => core.setSecret(secret)
   })
