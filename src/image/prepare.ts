@@ -31,7 +31,8 @@ import {
   fetchCliBinary,
   toolCacheRoot
 } from './cli-binary.js'
-import { fetchCliOnHost, hostHasNpm } from './cli-fetch-host.js'
+import { fetchCliOnHost } from './cli-fetch-host.js'
+import { fetchCliStreamed, npmSource } from './cli-fetch-stream.js'
 import { readDevcontainerImage } from './devcontainer.js'
 import {
   choosePrebuilt,
@@ -379,17 +380,24 @@ async function makeCli(
   saves: Promise<unknown>[],
   runId?: string
 ): Promise<'fetched'> {
-  // The runner's npm, unless build-args name the builder to use (see cli-fetch-host.ts).
-  if (!settings.buildArgs.BUILDER_IMAGE && (await hostHasNpm())) {
-    log.startGroup(`Fetching Claude Code ${claudeCodeVersion} (npm pack on the runner)`)
+  // The runner's npm registry, unless build-args name the builder to use: streamed
+  // (cli-fetch-stream.ts), else with `npm pack` (cli-fetch-host.ts), else in the builder.
+  const source = settings.buildArgs.BUILDER_IMAGE ? undefined : await npmSource()
+  if (source) {
+    log.startGroup(`Fetching Claude Code ${claudeCodeVersion} (from npm's registry on the runner)`)
     let failed: string | undefined
     try {
-      failed = await fetchCliOnHost({
+      const request = {
         version: claudeCodeVersion,
         arch: cliPlatform().arch,
         caFile: settings.caCertificates,
         binaryPath: plan.binaryPath
-      })
+      }
+      failed = await fetchCliStreamed({ ...request, source })
+      if (failed) {
+        log.info(`${failed}; fetching it with npm pack instead`)
+        failed = await fetchCliOnHost(request)
+      }
       if (failed) log.info(`${failed}; fetching it in the builder container instead`)
     } finally {
       log.endGroup()
