@@ -288,6 +288,7 @@ async function main(): Promise<void> {
     const warmPrebuiltRuns: number[] = []
     /** Each sample's phases, printed under the figures: where the time went. */
     const phaseLines: string[] = []
+    const imageShapes: string[] = []
     const phasesOf = (label: string, seconds: number, phases?: Record<string, number>): void => {
       const parts = Object.entries(phases ?? {}).map(
         ([name, ms]) => `${name} ${(ms / 1000).toFixed(2)}`
@@ -303,6 +304,15 @@ async function main(): Promise<void> {
       if (!a.value.built) throw new Error('(a) did not build')
       coldBuild = a.seconds
       coldBuildSaves = a.savesAfter
+      const inspected = await run('docker', [
+        'image',
+        'inspect',
+        '--format',
+        '{{.Size}} {{len .RootFS.Layers}}',
+        a.value.id
+      ])
+      const [size = '0', layers = '?'] = inspected.stdout.trim().split(' ')
+      imageShapes.push(`built image: ${(Number(size) / 1e6).toFixed(0)} MB in ${layers} layer(s)`)
       phasesOf('(a) cold, build', a.seconds, a.value.phasesMs)
       console.log(`(b) warm set-up on a fresh runner, ${RUNS} times ...`)
       for (let i = 0; i < RUNS; i++) {
@@ -349,6 +359,18 @@ async function main(): Promise<void> {
     const c = await setUp('auto')
     if (!c.value.pulled) throw new Error('(c) did not pull the prebuilt image')
     const coldPull = c.seconds
+    const shape = async (ref: string): Promise<string> => {
+      const out = await run('docker', [
+        'image',
+        'inspect',
+        '--format',
+        '{{.Size}} {{len .RootFS.Layers}}',
+        ref
+      ])
+      const [size = '0', layers = '?'] = out.stdout.trim().split(' ')
+      return `${(Number(size) / 1e6).toFixed(0)} MB in ${layers} layer(s)`
+    }
+    imageShapes.push(`released image (pulled): ${await shape(c.value.id)}`)
     phasesOf('(c) cold, prebuilt pull', c.seconds, c.value.phasesMs)
     if (!QUICK) console.log(`(b') warm set-up from the prebuilt entry, ${RUNS} times ...`)
     for (let i = 0; i < (QUICK ? 1 : RUNS); i++) {
