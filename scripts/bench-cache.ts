@@ -455,6 +455,7 @@ async function main(): Promise<void> {
     }
     console.log('\nphases of each set-up, seconds (they overlap; see PreparedImage.phasesMs):')
     for (const line of phaseLines) console.log(line)
+    for (const line of imageShapes) console.log(`  ${line}`)
     console.log(
       `load average at the end: ${os
         .loadavg()
