@@ -9,7 +9,7 @@ import { existsSync, mkdtempSync, readFileSync, rmSync, statSync } from 'node:fs
 import os from 'node:os'
 import path from 'node:path'
 import { fetchCliOnHost } from '../../src/image/cli-fetch-host.js'
-import { fetchCliStreamed, npmSource } from '../../src/image/cli-fetch-stream.js'
+import { fetchCliStreamed, runnerNpm } from '../../src/image/cli-fetch-stream.js'
 import { cliBinaryPath, completeMarker } from '../../src/image/cli-binary.js'
 import { testCaBundle } from '../helpers/e2e.js'
 import { defaultToolCache } from '../helpers/run-action.js'
@@ -56,7 +56,7 @@ describe('fetchCliOnHost', () => {
   it("streams the same binary from npm's registry (cli-fetch-stream.ts), checked against its digest", async () => {
     const dir = mkdtempSync(path.join(os.tmpdir(), 'e2e-cli-stream-'))
     try {
-      const source = await npmSource()
+      const { source } = await runnerNpm()
       expect(source?.registry).toMatch(/^https?:\/\//)
       const streamed = cliBinaryPath(dir, VERSION, 'X64')
       const started = Date.now()

@@ -18,6 +18,7 @@ import { cliBinaryPath, completeMarker } from '../../src/image/cli-binary.js'
 import {
   fetchCliStreamed,
   parseNpmConfig,
+  runnerNpm,
   sha512Integrity,
   versionDocumentUrl
 } from '../../src/image/cli-fetch-stream.js'
@@ -35,6 +36,15 @@ describe('parseNpmConfig', () => {
       )
     ).toEqual({ registry: 'https://registry.example.com/', proxy: 'http://p:3128' })
     expect(parseNpmConfig('registry=undefined\n')).toBeUndefined()
+  })
+})
+
+describe('runnerNpm', () => {
+  it("asks the runner's npm for its registry, and says when there is no npm", async () => {
+    const found = await runnerNpm()
+    expect(found.available).toBe(true)
+    expect(found.source?.registry).toMatch(/^https?:\/\/.+\/$/)
+    expect(await runnerNpm({ ...process.env, PATH: '/nonexistent' })).toEqual({ available: false })
   })
 })
 

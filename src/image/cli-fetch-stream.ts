@@ -56,13 +56,18 @@ export function parseNpmConfig(output: string): NpmSource | undefined {
   return { registry: registry.endsWith('/') ? registry : `${registry}/`, proxy }
 }
 
+/** Whether the runner has an npm that answers, and what its configuration says. */
+export interface RunnerNpm {
+  available: boolean
+  /** Undefined when npm answered without naming a registry this fetch can use. */
+  source?: NpmSource
+}
+
 /**
- * The runner's npm registry (and whether npm would use a proxy): undefined when npm does not
- * answer, so the caller knows there is no npm either.
+ * Asks the runner's npm for its registry (and whether it would use a proxy): one process, which
+ * also tells whether there is an npm at all (`npm pack` is the fallback).
  */
-export async function npmSource(
-  env: NodeJS.ProcessEnv = process.env
-): Promise<NpmSource | undefined> {
+export async function runnerNpm(env: NodeJS.ProcessEnv = process.env): Promise<RunnerNpm> {
   return new Promise(resolve => {
     // In a temporary directory, as `npm pack` runs: no project .npmrc of the checkout applies.
     const child = spawn('npm', ['config', 'get', 'registry', 'https-proxy', 'proxy'], {
@@ -75,11 +80,11 @@ export async function npmSource(
     const timer = setTimeout(() => child.kill('SIGKILL'), 30_000)
     child.on('error', () => {
       clearTimeout(timer)
-      resolve(undefined)
+      resolve({ available: false })
     })
     child.on('close', code => {
       clearTimeout(timer)
-      resolve(code === 0 ? parseNpmConfig(out) : undefined)
+      resolve(code === 0 ? { available: true, source: parseNpmConfig(out) } : { available: false })
     })
   })
 }

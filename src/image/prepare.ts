@@ -32,7 +32,7 @@ import {
   toolCacheRoot
 } from './cli-binary.js'
 import { fetchCliOnHost } from './cli-fetch-host.js'
-import { fetchCliStreamed, npmSource } from './cli-fetch-stream.js'
+import { fetchCliStreamed, runnerNpm } from './cli-fetch-stream.js'
 import { readDevcontainerImage } from './devcontainer.js'
 import {
   choosePrebuilt,
@@ -382,8 +382,8 @@ async function makeCli(
 ): Promise<'fetched'> {
   // The runner's npm registry, unless build-args name the builder to use: streamed
   // (cli-fetch-stream.ts), else with `npm pack` (cli-fetch-host.ts), else in the builder.
-  const source = settings.buildArgs.BUILDER_IMAGE ? undefined : await npmSource()
-  if (source) {
+  const npm = settings.buildArgs.BUILDER_IMAGE ? undefined : await runnerNpm()
+  if (npm?.available) {
     log.startGroup(`Fetching Claude Code ${claudeCodeVersion} (from npm's registry on the runner)`)
     let failed: string | undefined
     try {
@@ -393,7 +393,9 @@ async function makeCli(
         caFile: settings.caCertificates,
         binaryPath: plan.binaryPath
       }
-      failed = await fetchCliStreamed({ ...request, source })
+      failed = npm.source
+        ? await fetchCliStreamed({ ...request, source: npm.source })
+        : "npm's configuration names no registry this fetch can use"
       if (failed) {
         log.info(`${failed}; fetching it with npm pack instead`)
         failed = await fetchCliOnHost(request)
