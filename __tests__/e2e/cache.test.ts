@@ -141,7 +141,11 @@ describe('image and CLI cache', () => {
       expect(third.run.errors).toEqual([])
       expect(third.run.outputs.conclusion).toBe('success')
       expect(third.run.stdout).not.toMatch(/Building the agent image/)
-      expect(third.run.stdout).toMatch(/The agent image \S+ is already on this runner/)
+      // Found by its inputs: the base is not asked for before the start (present-image.ts).
+      expect(third.run.stdout).toMatch(
+        /The agent image claude-sandbox-agent:\S+-inputs is already on this runner/
+      )
+      expect(third.run.stdout).not.toMatch(/Base image \S+ \(/)
       expect(third.run.stdout).toMatch(/::group::Fetching Claude Code 2\.1\.331/)
       expect(third.run.outputs['image-id']).toBe(builtId)
       expect(finalized()).toEqual([...keys, `claude-sandbox-cli-v1-linux-x64-glibc-${BUMPED}`])

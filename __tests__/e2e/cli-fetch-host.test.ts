@@ -9,6 +9,7 @@ import { existsSync, mkdtempSync, readFileSync, rmSync, statSync } from 'node:fs
 import os from 'node:os'
 import path from 'node:path'
 import { fetchCliOnHost } from '../../src/image/cli-fetch-host.js'
+import { fetchCliStreamed, runnerNpm } from '../../src/image/cli-fetch-stream.js'
 import { cliBinaryPath, completeMarker } from '../../src/image/cli-binary.js'
 import { testCaBundle } from '../helpers/e2e.js'
 import { defaultToolCache } from '../helpers/run-action.js'
@@ -47,6 +48,47 @@ describe('fetchCliOnHost', () => {
       expect(missing).toMatch(
         /npm pack @anthropic-ai\/claude-code-linux-x64@0\.0\.0-no-such-version failed/
       )
+    } finally {
+      rmSync(dir, { recursive: true, force: true })
+    }
+  })
+
+  it("streams the same binary from npm's registry (cli-fetch-stream.ts), checked against its digest", async () => {
+    const dir = mkdtempSync(path.join(os.tmpdir(), 'e2e-cli-stream-'))
+    try {
+      const { source } = await runnerNpm()
+      expect(source?.registry).toMatch(/^https?:\/\//)
+      const streamed = cliBinaryPath(dir, VERSION, 'X64')
+      const started = Date.now()
+      const failed = await fetchCliStreamed({
+        version: VERSION,
+        arch: 'X64',
+        source: source ?? { registry: '' },
+        caFile: testCaBundle(),
+        binaryPath: streamed
+      })
+      expect(failed).toBeUndefined()
+      console.log(`streamed in ${((Date.now() - started) / 1000).toFixed(1)} s`)
+      expect(existsSync(completeMarker(streamed))).toBe(true)
+      expect(statSync(streamed).mode & 0o111).not.toBe(0)
+      const packed = path.join(dir, 'packed', 'claude')
+      expect(
+        await fetchCliOnHost({
+          version: VERSION,
+          arch: 'X64',
+          caFile: testCaBundle(),
+          binaryPath: packed
+        })
+      ).toBeUndefined()
+      expect(sha256(streamed)).toBe(sha256(packed))
+      const missing = await fetchCliStreamed({
+        version: '0.0.0-no-such-version',
+        arch: 'X64',
+        source: source ?? { registry: '' },
+        binaryPath: path.join(dir, 'other', 'claude')
+      })
+      expect(missing).toMatch(/failed \(HTTP 404\)/)
+      expect(existsSync(path.join(dir, 'other', 'claude'))).toBe(false)
     } finally {
       rmSync(dir, { recursive: true, force: true })
     }

@@ -165,9 +165,10 @@ describe('the prebuilt image, pulled by digest', () => {
       expect(first.run.stdout).not.toMatch(/Building the agent image/)
       // The CLI came from the runner's npm, while the image was pulled.
       expect(first.run.stdout).toMatch(
-        /::group::Fetching Claude Code 2\.1\.330 \(npm pack on the runner\)/
+        /::group::Fetching Claude Code 2\.1\.330 \(from npm's registry on the runner\)/
       )
       expect(first.run.stdout).not.toMatch(/fetching it in the builder container instead/)
+      expect(first.run.stdout).not.toMatch(/fetching it with npm pack instead/)
       expect(lines(first.run.stdout, 'notice')).toEqual([])
       expect(first.run.outputs['image-id']).toBe(releasedId)
       expect(first.run.outputs['cache-hit']).toBe('false')

@@ -156,7 +156,27 @@ describe.each([
     // Same inputs and base reference: the two entries share the prefix a restore key matches.
     const prefix = (key: string): string => key.slice(0, key.lastIndexOf('-') + 1)
     expect(prefix(keys[1] ?? '')).toBe(prefix(keys[0] ?? ''))
+
+    // The tag moves back to the first content, on a fresh runner: the newest entry for these
+    // inputs (restored while the digest was asked) is the moved tag's, not this digest's; it is
+    // set aside and the exact key's older entry restored. Nothing is built or stored.
     removeImage(third.run.outputs['image-id'] ?? '')
     removeImage(builtId)
+    empty(runnerTemp)
+    empty(toolCache)
+    expect(pushImage(TRIXIE, baseRef)).toBe(baseDigest)
+    const fourth = await runScenario(done, { repo, inputs, env, runnerTemp })
+    expect(fourth.run.errors).toEqual([])
+    expect(fourth.run.outputs.conclusion).toBe('success')
+    expect(fourth.run.stdout).toContain(`(${baseRef}@${baseDigest}, from the registry)`)
+    expect(fourth.run.stdout).toMatch(
+      /the newest cached agent image for these inputs \(\S+\) was built on another base digest/
+    )
+    expect(fourth.run.stdout).not.toMatch(/Building the agent image/)
+    expect(fourth.run.outputs['cache-hit']).toBe('true')
+    expect(fourth.run.outputs['image-id']).toBe(builtId)
+    expect(warnings(fourth.run.stdout)).toEqual([])
+    expect(imageKeys()).toEqual(keys)
+    removeImage(fourth.run.outputs['image-id'] ?? '')
   })
 })

@@ -72,12 +72,15 @@ async function localId(ref: string): Promise<string | undefined> {
  *   and the build gets `name@digest`;
  * - otherwise (no buildx, an image that is only on this machine, no registry) the local image's
  *   id, pulling it first when it is not here.
- * A base that is neither here nor pullable is the user's mistake: one clear error.
+ * A base that is neither here nor pullable is the user's mistake: one clear error. With
+ * `pull: false` (a check off the start path, present-image.ts) a base that is not here is not
+ * pulled: the same error.
  */
 export async function resolveBaseImage(
   ref: string,
   what: string,
-  log: BuildLog
+  log: BuildLog,
+  options: { pull?: boolean } = {}
 ): Promise<ResolvedBase> {
   const pinned = DIGEST.exec(ref)?.[1]
   if (pinned) return { fromRef: ref, identity: `${withoutDigest(ref)}@${pinned}`, via: 'reference' }
@@ -85,6 +88,7 @@ export async function resolveBaseImage(
   if (remote) return { fromRef: `${ref}@${remote}`, identity: `${ref}@${remote}`, via: 'registry' }
   const here = await localId(ref)
   if (here) return { fromRef: ref, identity: `local@${here}`, via: 'local' }
+  if (options.pull === false) throw new BaseImageUnavailableError(ref, 'not pulled', what)
   log.info(`Pulling the base image ${ref}`)
   const pull = await docker(['pull', ref])
   const pulled = pull.exitCode === 0 ? await localId(ref) : undefined

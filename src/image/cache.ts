@@ -125,50 +125,76 @@ async function loadedImageId(loadOutput: string): Promise<string> {
   throw new Error(`docker load did not name the image it loaded: ${loadOutput.trim()}`)
 }
 
+/** A restored image tarball, not yet loaded (see restoreImageTarball). */
+export type RestoredTarball =
+  { hit: false } | { hit: true; matchedKey: string; tarPath: string; restoreMs: number }
+
 /**
  * Restores the image tarball saved under `key` (or, when given, the newest under a restore key:
- * every entry is a whole image, never a partial one) and loads it into the daemon. Never throws: a miss, an unavailable or failing cache service
- * or a tarball docker cannot load all come back as `{ hit: false }`, so the caller builds.
- * The cache client reports its own failures (5xx, refused connections) as warnings through
- * @actions/core; it returns a miss for them.
+ * every entry is a whole image, never a partial one) to `tarPath`, without loading it: the
+ * caller decides whether it is the image it wants (its key) before paying for `docker load`.
+ * On a hit the tarball stays until loadImageTarball or removeImageTarball. Never throws: a miss,
+ * an unavailable or failing cache service come back as `{ hit: false }`. The cache client
+ * reports its own failures (5xx, refused connections) as warnings through @actions/core; it
+ * returns a miss for them.
  */
-export async function restoreImage(opts: RestoreImageOptions): Promise<RestoreImageResult> {
+export async function restoreImageTarball(opts: RestoreImageOptions): Promise<RestoredTarball> {
   const { key, tarPath, log, restoreKeys } = opts
   if (!imageCacheAvailable(log)) return { hit: false }
+  let matchedKey: string | undefined
+  const started = performance.now()
   try {
-    let matchedKey: string | undefined
-    const started = performance.now()
-    try {
-      matchedKey = await cache.restoreCache([tarPath], key, restoreKeys)
-    } catch (error: unknown) {
-      // Only a ValidationError (a malformed key) escapes the client.
-      log.warning(
-        `could not restore the agent image from the Actions cache: ${errorMessage(error)}`
-      )
-      return { hit: false }
-    }
-    if (matchedKey === undefined) {
-      log.info(`no cached agent image for ${key}`)
-      return { hit: false }
-    }
-    const restored = performance.now()
-    try {
-      const { stdout } = await docker(['load', '--input', tarPath])
-      const imageId = await loadedImageId(stdout)
-      const durationsMs = { restore: restored - started, load: performance.now() - restored }
-      log.info(
-        `agent image restored from the Actions cache in ${seconds(durationsMs.restore)} and ` +
-          `loaded in ${seconds(durationsMs.load)} (${imageId})`
-      )
-      return { hit: true, matchedKey, imageId, durationsMs }
-    } catch (error: unknown) {
-      log.warning(`the cached agent image could not be loaded, building it: ${errorMessage(error)}`)
-      return { hit: false }
-    }
+    matchedKey = await cache.restoreCache([tarPath], key, restoreKeys)
+  } catch (error: unknown) {
+    // Only a ValidationError (a malformed key) escapes the client.
+    log.warning(`could not restore the agent image from the Actions cache: ${errorMessage(error)}`)
+    await removeImageTarball(tarPath)
+    return { hit: false }
+  }
+  if (matchedKey === undefined) {
+    log.info(`no cached agent image for ${key}`)
+    await removeImageTarball(tarPath)
+    return { hit: false }
+  }
+  return { hit: true, matchedKey, tarPath, restoreMs: performance.now() - started }
+}
+
+/**
+ * `docker load`s a tarball restoreImageTarball left, then removes it. Never throws: a tarball
+ * docker cannot load comes back as `{ hit: false }`, so the caller builds.
+ */
+export async function loadImageTarball(
+  restored: { matchedKey: string; tarPath: string; restoreMs: number },
+  log: Logger
+): Promise<RestoreImageResult> {
+  const { matchedKey, tarPath } = restored
+  const started = performance.now()
+  try {
+    const { stdout } = await docker(['load', '--input', tarPath])
+    const imageId = await loadedImageId(stdout)
+    const durationsMs = { restore: restored.restoreMs, load: performance.now() - started }
+    log.info(
+      `agent image restored from the Actions cache in ${seconds(durationsMs.restore)} and ` +
+        `loaded in ${seconds(durationsMs.load)} (${imageId})`
+    )
+    return { hit: true, matchedKey, imageId, durationsMs }
+  } catch (error: unknown) {
+    log.warning(`the cached agent image could not be loaded, building it: ${errorMessage(error)}`)
+    return { hit: false }
   } finally {
     // The tarball is as large as the image; the daemon has its own copy now.
     await removeImageTarball(tarPath)
   }
+}
+
+/**
+ * Restores the image tarball saved under `key` (or the newest under a restore key) and loads it
+ * into the daemon: restoreImageTarball then loadImageTarball. Never throws (see both).
+ */
+export async function restoreImage(opts: RestoreImageOptions): Promise<RestoreImageResult> {
+  const restored = await restoreImageTarball(opts)
+  if (!restored.hit) return { hit: false }
+  return loadImageTarball(restored, opts.log)
 }
 
 /**

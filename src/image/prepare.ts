@@ -1,6 +1,7 @@
 import { createHash } from 'node:crypto'
 import { readFileSync } from 'node:fs'
 import path from 'node:path'
+import { performance } from 'node:perf_hooks'
 import { docker, imageId, lastLines } from '../docker.js'
 import { ConfigurationError } from '../errors.js'
 import type { ImageSettings } from '../settings.js'
@@ -9,11 +10,15 @@ import { buildImage, prepareBundledContext, type BuildLog } from './build.js'
 import { computeImageCacheKey, imageCacheKeyPrefix, readContextFiles } from './cache-key.js'
 import {
   imageTarPath,
+  loadImageTarball,
+  removeImageTarball,
   restoreCliBinary,
   restoreImage,
+  restoreImageTarball,
   saveCliBinary,
   saveImage,
-  type Logger
+  type Logger,
+  type RestoredTarball
 } from './cache.js'
 import {
   CLI_CONTAINER_PATH,
@@ -26,7 +31,8 @@ import {
   fetchCliBinary,
   toolCacheRoot
 } from './cli-binary.js'
-import { fetchCliOnHost, hostHasNpm } from './cli-fetch-host.js'
+import { fetchCliOnHost } from './cli-fetch-host.js'
+import { fetchCliStreamed, runnerNpm } from './cli-fetch-stream.js'
 import { readDevcontainerImage } from './devcontainer.js'
 import {
   choosePrebuilt,
@@ -34,7 +40,21 @@ import {
   pullPrebuilt,
   type PrebuiltCandidate
 } from './prebuilt.js'
-import { baseLabels, restoreFromOlderBase } from './warm-fallback.js'
+import { inputsTag, presentByInputs, recheckBaseLater, tagAsChecked } from './present-image.js'
+import { baseLabels, loadFromOlderBase } from './warm-fallback.js'
+
+/** Milliseconds per phase of this set-up (`base digest`, `image restore`, `image load`, `CLI
+ * restore`, `CLI fetch`, `pull`), for the log and scripts/bench-cache.ts. Phases overlap. */
+export type SetupPhases = Record<string, number>
+
+async function timed<T>(phases: SetupPhases, name: string, fn: () => Promise<T>): Promise<T> {
+  const started = performance.now()
+  try {
+    return await fn()
+  } finally {
+    phases[name] = performance.now() - started
+  }
+}
 
 /** The CLI binary the container gets read-only, for images that ask for it (see cli-binary.ts). */
 export interface CliMount {
@@ -63,6 +83,13 @@ export interface PreparedImage {
    * step's process lives until they end.
    */
   saved?: Promise<void>
+  /** Where the set-up's time went (phases overlap; see SetupPhases). */
+  phasesMs?: SetupPhases
+  /**
+   * An image found by its inputs (present-image.ts): the later check of its base, which never
+   * rejects and does not keep the process alive. For tests.
+   */
+  rechecked?: Promise<void>
 }
 
 /** What the caller knows about the run that decides the image: where the repository is, and the
@@ -161,87 +188,99 @@ interface ImagePlan {
   labels?: Record<string, string>
 }
 
-/** A bundled build whose base could not be resolved: only a cached image can serve it. */
-interface UnresolvedPlan {
-  unavailable: BaseImageUnavailableError
-  /** The key prefix of every entry for these inputs and this base reference. */
-  restorePrefix: string
+/**
+ * The bundled image's inputs, known before its base is resolved: what finds an image of these
+ * inputs on this runner or in the cache (the key's prefix), and what completes the plan once the
+ * base's content is known (the key's last part).
+ */
+interface BundledPlan {
+  /** Every entry for these inputs and this base reference starts with it (it ends in `-`). */
+  prefix: string
   baseRef: string
+  /** Who asked for that base, for the error that says it cannot be had. */
+  what: string
+  complete(base: ResolvedBase): ImagePlan
 }
 
-async function planBuild(
+async function planBundled(
   settings: ImageSettings,
-  claudeCodeVersion: string,
   workDir: string,
   actionDockerDir: string,
-  run: ImageRunContext,
-  log: BuildLog
-): Promise<ImagePlan | UnresolvedPlan> {
+  run: ImageRunContext
+): Promise<BundledPlan> {
   const platform = cliPlatform()
-  let plan: Omit<ImagePlan, 'key' | 'tag'>
-  let ingredients: Parameters<typeof computeImageCacheKey>[0]
-  if (settings.bundledDockerfile) {
-    const context = prepareBundledContext(actionDockerDir, workDir)
-    const dockerfile = path.join(context, 'Dockerfile.agent')
-    const dockerfileText = readFileSync(dockerfile, 'utf8')
-    const asked = await requestedBase(settings, run)
-    const ref = asked?.ref ?? dockerfileDefaultBase(dockerfileText) ?? 'debian:13-slim'
-    const projectBase = asked !== undefined
-    ingredients = {
-      os: platform.os,
-      arch: platform.arch,
-      dockerfileContent: dockerfileText,
-      contextFiles: await readContextFiles(context),
-      // The base as asked; its content is the key's last part (baseImageDigests), so entries
-      // built on older digests of the same reference share the key's prefix.
-      buildArgs: bundledBuildArgs(settings, ref, projectBase),
-      extraPackages: settings.extraPackages,
-      claudeCodeVersion: '',
-      caBundleSha256: '',
-      baseImageRefs: [ref]
-    }
-    let base: ResolvedBase
-    try {
-      base = await resolveBaseImage(ref, asked?.what ?? 'the bundled default', log)
-    } catch (error: unknown) {
-      if (!(error instanceof BaseImageUnavailableError) || !settings.cache) throw error
-      return { unavailable: error, restorePrefix: imageCacheKeyPrefix(ingredients), baseRef: ref }
-    }
-    log.info(`Base image ${ref} (${base.identity}, from the ${base.via})`)
-    ingredients.baseImageDigests = [base.identity]
-    const buildArgs = bundledBuildArgs(settings, base.fromRef, projectBase)
-    plan = { context, dockerfile, buildArgs, labels: baseLabels(ref, base) }
-  } else {
-    const buildArgs = effectiveBuildArgs(settings, claudeCodeVersion)
-    if (settings.baseImage) {
-      const asked = await requestedBase(settings, run)
-      if (asked) buildArgs.BASE_IMAGE = asked.ref
-    }
-    const dockerfileText = readFileSync(settings.dockerfile, 'utf8')
-    const context = path.dirname(settings.dockerfile)
-    plan = {
-      context,
-      dockerfile: settings.dockerfile,
-      buildArgs,
-      caSecretFile: settings.caCertificates
-    }
-    ingredients = {
-      os: platform.os,
-      arch: platform.arch,
-      dockerfileContent: dockerfileText,
-      contextFiles: await readContextFiles(context),
-      buildArgs,
-      extraPackages: settings.extraPackages,
-      claudeCodeVersion,
-      // A custom Dockerfile gets the CA bundle as a build secret: it may change what it builds.
-      caBundleSha256: settings.caCertificates
-        ? createHash('sha256').update(readFileSync(settings.caCertificates)).digest('hex')
-        : '',
-      baseImageRefs: baseImageRefs(dockerfileText, buildArgs)
+  const context = prepareBundledContext(actionDockerDir, workDir)
+  const dockerfile = path.join(context, 'Dockerfile.agent')
+  const dockerfileText = readFileSync(dockerfile, 'utf8')
+  const asked = await requestedBase(settings, run)
+  const ref = asked?.ref ?? dockerfileDefaultBase(dockerfileText) ?? 'debian:13-slim'
+  const projectBase = asked !== undefined
+  const ingredients: Parameters<typeof computeImageCacheKey>[0] = {
+    os: platform.os,
+    arch: platform.arch,
+    dockerfileContent: dockerfileText,
+    contextFiles: await readContextFiles(context),
+    // The base as asked; its content is the key's last part (baseImageDigests), so entries
+    // built on older digests of the same reference share the key's prefix.
+    buildArgs: bundledBuildArgs(settings, ref, projectBase),
+    extraPackages: settings.extraPackages,
+    claudeCodeVersion: '',
+    caBundleSha256: '',
+    baseImageRefs: [ref]
+  }
+  return {
+    prefix: imageCacheKeyPrefix(ingredients),
+    baseRef: ref,
+    what: asked?.what ?? 'the bundled default',
+    complete(base) {
+      const key = computeImageCacheKey({ ...ingredients, baseImageDigests: [base.identity] })
+      return {
+        key,
+        tag: imageTag(key),
+        context,
+        dockerfile,
+        buildArgs: bundledBuildArgs(settings, base.fromRef, projectBase),
+        labels: baseLabels(ref, base)
+      }
     }
   }
-  const key = computeImageCacheKey(ingredients)
-  return { ...plan, key, tag: imageTag(key) }
+}
+
+async function planCustom(
+  settings: ImageSettings,
+  claudeCodeVersion: string,
+  run: ImageRunContext
+): Promise<ImagePlan> {
+  const platform = cliPlatform()
+  const buildArgs = effectiveBuildArgs(settings, claudeCodeVersion)
+  if (settings.baseImage) {
+    const asked = await requestedBase(settings, run)
+    if (asked) buildArgs.BASE_IMAGE = asked.ref
+  }
+  const dockerfileText = readFileSync(settings.dockerfile, 'utf8')
+  const context = path.dirname(settings.dockerfile)
+  const key = computeImageCacheKey({
+    os: platform.os,
+    arch: platform.arch,
+    dockerfileContent: dockerfileText,
+    contextFiles: await readContextFiles(context),
+    buildArgs,
+    extraPackages: settings.extraPackages,
+    claudeCodeVersion,
+    // A custom Dockerfile gets the CA bundle as a build secret: it may change what it builds.
+    caBundleSha256: settings.caCertificates
+      ? createHash('sha256').update(readFileSync(settings.caCertificates)).digest('hex')
+      : '',
+    baseImageRefs: baseImageRefs(dockerfileText, buildArgs)
+  })
+  return {
+    key,
+    tag: imageTag(key),
+    context,
+    dockerfile: settings.dockerfile,
+    buildArgs,
+    caSecretFile: settings.caCertificates
+  }
 }
 
 /** The tag carries the key, so an image already on this runner is found without any restore. */
@@ -253,7 +292,8 @@ function imageTag(key: string): string {
 async function findImage(
   plan: { key: string; tag: string },
   settings: ImageSettings,
-  log: Logger
+  log: Logger,
+  phases: SetupPhases = {}
 ): Promise<{ id: string; ref: string; cacheHit: boolean } | undefined> {
   const present = await imageId(plan.tag)
   if (present) {
@@ -263,6 +303,8 @@ async function findImage(
   if (!settings.cache) return undefined
   const restored = await restoreImage({ key: plan.key, tarPath: imageTarPath(), log })
   if (!restored.hit) return undefined
+  phases['image restore'] = restored.durationsMs?.restore ?? 0
+  phases['image load'] = restored.durationsMs?.load ?? 0
   // docker save kept the tag, so the loaded image answers to it; its id if the tag is missing.
   const tagged = await imageId(plan.tag)
   const id = tagged ?? restored.imageId ?? ''
@@ -315,13 +357,18 @@ function planCli(claudeCodeVersion: string): CliPlan {
 async function findCli(
   plan: CliPlan,
   settings: ImageSettings,
-  log: Logger
+  log: Logger,
+  phases: SetupPhases
 ): Promise<CliMount['source'] | undefined> {
   if (await cliBinaryPresent(plan.binaryPath)) {
     log.info(`Claude Code binary already on this runner (${plan.binaryPath})`)
     return 'present'
   }
-  if (settings.cache && (await restoreCliBinary({ ...plan, log }))) return 'cache'
+  if (
+    settings.cache &&
+    (await timed(phases, 'CLI restore', () => restoreCliBinary({ ...plan, log })))
+  )
+    return 'cache'
   return undefined
 }
 
@@ -333,17 +380,26 @@ async function makeCli(
   saves: Promise<unknown>[],
   runId?: string
 ): Promise<'fetched'> {
-  // The runner's npm, unless build-args name the builder to use (see cli-fetch-host.ts).
-  if (!settings.buildArgs.BUILDER_IMAGE && (await hostHasNpm())) {
-    log.startGroup(`Fetching Claude Code ${claudeCodeVersion} (npm pack on the runner)`)
+  // The runner's npm registry, unless build-args name the builder to use: streamed
+  // (cli-fetch-stream.ts), else with `npm pack` (cli-fetch-host.ts), else in the builder.
+  const npm = settings.buildArgs.BUILDER_IMAGE ? undefined : await runnerNpm()
+  if (npm?.available) {
+    log.startGroup(`Fetching Claude Code ${claudeCodeVersion} (from npm's registry on the runner)`)
     let failed: string | undefined
     try {
-      failed = await fetchCliOnHost({
+      const request = {
         version: claudeCodeVersion,
         arch: cliPlatform().arch,
         caFile: settings.caCertificates,
         binaryPath: plan.binaryPath
-      })
+      }
+      failed = npm.source
+        ? await fetchCliStreamed({ ...request, source: npm.source })
+        : "npm's configuration names no registry this fetch can use"
+      if (failed) {
+        log.info(`${failed}; fetching it with npm pack instead`)
+        failed = await fetchCliOnHost(request)
+      }
       if (failed) log.info(`${failed}; fetching it in the builder container instead`)
     } finally {
       log.endGroup()
@@ -403,6 +459,7 @@ export async function prepareImage(
   run: ImageRunContext = { workspace: process.cwd() }
 ): Promise<PreparedImage> {
   const started = Date.now()
+  const phases: SetupPhases = {}
   const cacheLog: Logger = { info: log.info, warning: log.warning }
   const saves: Promise<unknown>[] = []
   if (settings.image) {
@@ -422,8 +479,10 @@ export async function prepareImage(
     if (await wantsCliMount(settings.image)) {
       const cliPlan = planCli(claudeCodeVersion)
       const source =
-        (await findCli(cliPlan, settings, cacheLog)) ??
-        (await makeCli(cliPlan, settings, claudeCodeVersion, log, saves, run.runId))
+        (await findCli(cliPlan, settings, cacheLog, phases)) ??
+        (await timed(phases, 'CLI fetch', () =>
+          makeCli(cliPlan, settings, claudeCodeVersion, log, saves, run.runId)
+        ))
       cli = cliMount(cliPlan, source)
     }
     return {
@@ -432,7 +491,8 @@ export async function prepareImage(
       cacheHit: false,
       built: false,
       setupMs: Date.now() - started,
-      cli
+      cli,
+      phasesMs: phases
     }
   }
 
@@ -442,8 +502,12 @@ export async function prepareImage(
   // For the bundled image it is also fetched at once on a miss, while the image is restored,
   // pulled or built: a cold start then takes the longer of the two, not their sum.
   let foundCli: Promise<CliMount['source'] | undefined> | undefined = settings.bundledDockerfile
-    ? findCli(cliPlan, settings, cacheLog).then(
-        source => source ?? makeCli(cliPlan, settings, claudeCodeVersion, log, saves, run.runId)
+    ? findCli(cliPlan, settings, cacheLog, phases).then(
+        source =>
+          source ??
+          timed(phases, 'CLI fetch', () =>
+            makeCli(cliPlan, settings, claudeCodeVersion, log, saves, run.runId)
+          )
       )
     : undefined
   // Awaited below; until then a failure must not surface as an unhandled rejection.
@@ -454,19 +518,36 @@ export async function prepareImage(
   ): Promise<PreparedImage> => {
     let cli: CliMount | undefined
     if (settings.bundledDockerfile || (await wantsCliMount(image.ref))) {
-      foundCli ??= findCli(cliPlan, settings, cacheLog)
+      foundCli ??= findCli(cliPlan, settings, cacheLog, phases)
       const source =
         (await foundCli) ??
-        (await makeCli(cliPlan, settings, claudeCodeVersion, log, saves, run.runId))
+        (await timed(phases, 'CLI fetch', () =>
+          makeCli(cliPlan, settings, claudeCodeVersion, log, saves, run.runId)
+        ))
       cli = cliMount(cliPlan, source)
     }
     const saved = Promise.all(saves).then(() => undefined)
-    return { ...image, ...how, cacheKey: how.key, setupMs: Date.now() - started, cli, saved }
+    return {
+      ...image,
+      ...how,
+      cacheKey: how.key,
+      setupMs: Date.now() - started,
+      cli,
+      saved,
+      phasesMs: phases
+    }
   }
 
   const prebuilt = choosePrebuilt(settings, actionDockerDir, cliPlatform())
   if ('candidate' in prebuilt) {
-    const image = await findOrPullPrebuilt(prebuilt.candidate, settings, cacheLog, log, saves)
+    const image = await findOrPullPrebuilt(
+      prebuilt.candidate,
+      settings,
+      cacheLog,
+      log,
+      saves,
+      phases
+    )
     if (image)
       return withCli(image, {
         built: false,
@@ -477,25 +558,127 @@ export async function prepareImage(
     notice(log, prebuiltFallbackNotice('recorded in docker/prebuilt.json', prebuilt.skip))
   }
 
-  const plan = await planBuild(settings, claudeCodeVersion, workDir, actionDockerDir, run, log)
-  if ('unavailable' in plan) {
-    // No registry and no base here: only a cached image of the same inputs can serve.
-    const older = await restoreFromOlderBase({
-      prefix: plan.restorePrefix,
-      baseRef: plan.baseRef,
-      unavailable: plan.unavailable,
+  if (!settings.bundledDockerfile) {
+    const plan = await planCustom(settings, claudeCodeVersion, run)
+    const found = await findImage(plan, settings, cacheLog)
+    const image = found ?? {
+      id: await makeImage(plan, settings, workDir, log, saves),
+      ref: plan.tag,
+      cacheHit: false
+    }
+    return withCli(image, { built: found === undefined, key: plan.key })
+  }
+
+  const bundled = await planBundled(settings, workDir, actionDockerDir, run)
+  const checkedTag = inputsTag(bundled.prefix)
+  const presentId = await presentByInputs(checkedTag)
+  if (presentId) {
+    log.info(`The agent image ${checkedTag} is already on this runner`)
+    const rechecked = recheckBaseLater({
+      tag: checkedTag,
+      id: presentId,
+      baseRef: bundled.baseRef,
+      currentTag: () =>
+        resolveBaseImage(bundled.baseRef, bundled.what, log, { pull: false }).then(
+          base => bundled.complete(base).tag,
+          () => undefined
+        ),
       log: cacheLog
     })
-    if (!older) throw plan.unavailable
+    const prepared = await withCli(
+      { id: presentId, ref: checkedTag, cacheHit: false },
+      { built: false, key: bundled.prefix }
+    )
+    return { ...prepared, rechecked }
+  }
+
+  // The base's digest is asked while the newest cache entry for these inputs and this base
+  // reference is restored (not loaded): on a warm start the two overlap instead of adding up,
+  // and the entry is loaded only if its key is the one the digest gives.
+  const resolving = timed(phases, 'base digest', () =>
+    resolveBaseImage(bundled.baseRef, bundled.what, log)
+  ).then(
+    base => ({ base }),
+    (error: unknown) => ({ error })
+  )
+  const newest: Promise<RestoredTarball> = settings.cache
+    ? restoreImageTarball({
+        key: bundled.prefix,
+        restoreKeys: [bundled.prefix],
+        tarPath: imageTarPath(),
+        log: cacheLog
+      })
+    : Promise.resolve({ hit: false })
+  const resolved = await resolving
+  const tarball = await newest
+  if (tarball.hit) phases['image restore'] = tarball.restoreMs
+  if ('error' in resolved) {
+    // No registry and no base here: only a cached image of the same inputs can serve.
+    const older =
+      resolved.error instanceof BaseImageUnavailableError && tarball.hit
+        ? await loadFromOlderBase({
+            tarball,
+            baseRef: bundled.baseRef,
+            unavailable: resolved.error,
+            log: cacheLog
+          })
+        : undefined
+    if (tarball.hit && !older) await removeImageTarball(tarball.tarPath)
+    if (!older) throw resolved.error
     return withCli(older, { built: false, key: older.matchedKey })
   }
-  const found = await findImage(plan, settings, cacheLog)
-  const image = found ?? {
+  const { base } = resolved
+  log.info(`Base image ${bundled.baseRef} (${base.identity}, from the ${base.via})`)
+  const plan = bundled.complete(base)
+  const image = await findBundledImage(plan, tarball, settings, cacheLog, phases)
+  const made = image ?? {
     id: await makeImage(plan, settings, workDir, log, saves),
     ref: plan.tag,
     cacheHit: false
   }
-  return withCli(image, { built: found === undefined, key: plan.key })
+  // Checked against its base just now: the next run on this runner finds it by its inputs.
+  await tagAsChecked(made.ref, checkedTag)
+  return withCli(made, { built: image === undefined, key: plan.key })
+}
+
+/**
+ * The bundled image once its base is known: already here under its exact key's tag, else the
+ * entry restored beside the digest lookup if it is the exact key's, else the exact key's own entry
+ * (an older digest's entry can be the newest one, when a base tag moves back). The tarball is
+ * always loaded or removed here.
+ */
+async function findBundledImage(
+  plan: ImagePlan,
+  tarball: RestoredTarball,
+  settings: ImageSettings,
+  log: Logger,
+  phases: SetupPhases
+): Promise<{ id: string; ref: string; cacheHit: boolean } | undefined> {
+  const present = await imageId(plan.tag)
+  if (present || !tarball.hit || tarball.matchedKey !== plan.key) {
+    if (tarball.hit) await removeImageTarball(tarball.tarPath)
+    if (present) {
+      log.info(`The agent image ${plan.tag} is already on this runner`)
+      return { id: present, ref: plan.tag, cacheHit: false }
+    }
+    // No entry at all for these inputs: the exact key has none either.
+    if (!tarball.hit) return undefined
+    log.info(
+      `the newest cached agent image for these inputs (${tarball.matchedKey}) was built on another base digest; looking for ${plan.key}`
+    )
+    return findImage(plan, settings, log)
+  }
+  const loaded = await loadImageTarball(tarball, log)
+  if (!loaded.hit) return undefined
+  phases['image load'] = loaded.durationsMs?.load ?? 0
+  // docker save kept the tag, so the loaded image answers to it; its id if the tag is missing.
+  const tagged = await imageId(plan.tag)
+  log.info(`Restored the agent image from the cache (key ${plan.key})`)
+  return {
+    id: tagged ?? loaded.imageId ?? '',
+    ref: tagged ? plan.tag : (loaded.imageId ?? ''),
+    cacheHit: true
+  }
 }
 
 function notice(log: BuildLog, message: string): void {
@@ -512,12 +695,13 @@ async function findOrPullPrebuilt(
   settings: ImageSettings,
   cacheLog: Logger,
   log: BuildLog,
-  saves: Promise<unknown>[]
+  saves: Promise<unknown>[],
+  phases: SetupPhases
 ): Promise<{ id: string; ref: string; cacheHit: boolean; pulled: boolean } | undefined> {
   const target = { key: candidate.key, tag: imageTag(candidate.key) }
-  const found = await findImage(target, settings, cacheLog)
+  const found = await findImage(target, settings, cacheLog, phases)
   if (found) return { ...found, pulled: false }
-  const pulled = await pullPrebuilt(candidate, target.tag, log)
+  const pulled = await timed(phases, 'pull', () => pullPrebuilt(candidate, target.tag, log))
   if (!pulled.ok) {
     notice(log, prebuiltFallbackNotice(candidate.reference, pulled.reason))
     return undefined

@@ -9,7 +9,7 @@
  */
 import { docker } from '../docker.js'
 import type { BaseImageUnavailableError, ResolvedBase } from './base-image.js'
-import { imageTarPath, restoreImage, type Logger } from './cache.js'
+import { loadImageTarball, type Logger } from './cache.js'
 
 /** OCI's labels for the image a build started from: the warning names them. */
 export const BASE_NAME_LABEL = 'org.opencontainers.image.base.name'
@@ -32,23 +32,19 @@ export interface OlderBaseImage {
 }
 
 /**
- * Restores the newest cached agent image whose key starts with `prefix` (the same inputs and
- * base reference, any base digest). Undefined on a miss; the caller then fails with the base's
- * own error: only a cold start needs the registry.
+ * Loads the newest cached agent image whose key starts with the inputs' prefix (the same inputs
+ * and base reference, any base digest), restored beside the failed digest lookup (prepare.ts),
+ * and says in one warning which base digest it was built on. Undefined when it cannot be loaded;
+ * the caller then fails with the base's own error: only a cold start needs the registry.
  */
-export async function restoreFromOlderBase(opts: {
-  prefix: string
+export async function loadFromOlderBase(opts: {
+  tarball: { matchedKey: string; tarPath: string; restoreMs: number }
   baseRef: string
   unavailable: BaseImageUnavailableError
   log: Logger
 }): Promise<OlderBaseImage | undefined> {
-  const { prefix, baseRef, unavailable, log } = opts
-  const restored = await restoreImage({
-    key: prefix,
-    restoreKeys: [prefix],
-    tarPath: imageTarPath(),
-    log
-  })
+  const { tarball, baseRef, unavailable, log } = opts
+  const restored = await loadImageTarball(tarball, log)
   if (!restored.hit || !restored.imageId) return undefined
   const inspected = await docker([
     'image',
@@ -68,6 +64,6 @@ export async function restoreFromOlderBase(opts: {
     id: restored.imageId,
     ref: restored.imageId,
     cacheHit: true,
-    matchedKey: restored.matchedKey ?? prefix
+    matchedKey: restored.matchedKey ?? tarball.matchedKey
   }
 }
