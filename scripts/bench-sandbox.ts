@@ -210,14 +210,20 @@ async function main(): Promise<void> {
     // With a toolchain on PATH (as after setup-node): the probe container comes first.
     const tools = nodeToolCache()
     const withToolchain: number[] = []
+    const toolchainEnv = {
+      RUNNER_TOOL_CACHE: tools.root,
+      PATH: `${tools.bin}:${process.env.PATH ?? ''}`
+    }
     try {
+      // Not measured: the CLI binary lives in the tool cache, so a new one fetches it first.
+      await runAction({ inputs, workspace: repo, env: toolchainEnv })
       for (let i = 0; i < Math.max(1, Math.ceil(RUNS / 2)); i++) {
         const sent = api.requests.length
         const begun = Date.now()
         const run = await runAction({
           inputs,
           workspace: repo,
-          env: { RUNNER_TOOL_CACHE: tools.root, PATH: `${tools.bin}:${process.env.PATH ?? ''}` }
+          env: toolchainEnv
         })
         const reached = api.requests[sent]
         if (run.outputs.conclusion !== 'success' || !reached)

@@ -21,7 +21,7 @@ import http from 'node:http'
 import https from 'node:https'
 import os from 'node:os'
 import path from 'node:path'
-import { Transform } from 'node:stream'
+import { Transform, Writable } from 'node:stream'
 import { pipeline } from 'node:stream/promises'
 import tls from 'node:tls'
 import { createGunzip } from 'node:zlib'
@@ -205,6 +205,42 @@ function untarOne(cwd: string, member: string, env: NodeJS.ProcessEnv) {
 }
 
 /**
+ * tar's standard input, as a sink that outlives it: tar stops reading at the archive's end
+ * marker and exits, leaving the tarball's zero padding unread, and a pipeline writing into its
+ * closed stdin then failed with "Premature close" before the download's digest was complete.
+ * What comes after tar has gone is read and dropped, so the digest always covers every byte.
+ */
+function untilTarEnds(stdin: Writable): Writable {
+  let open = true
+  const closed = (): void => {
+    open = false
+  }
+  stdin.on('error', closed)
+  stdin.on('close', closed)
+  return new Writable({
+    write(chunk: Buffer, _encoding, done) {
+      if (!open || stdin.write(chunk)) {
+        done()
+        return
+      }
+      // Full: go on when tar has read it, or when tar is gone.
+      const go = (): void => {
+        stdin.off('drain', go)
+        stdin.off('close', go)
+        done()
+      }
+      stdin.on('drain', go)
+      stdin.on('close', go)
+    },
+    final(done) {
+      // tar's exit is awaited by the caller; its end of the pipe only needs closing.
+      if (open) stdin.end()
+      done()
+    }
+  })
+}
+
+/**
  * Fetches the binary for `arch` from `source.registry` into `binaryPath` (written beside it and
  * renamed, then marked complete). Returns undefined on success, or why it did not (the caller
  * then uses `npm pack`, which also explains a version that does not exist).
@@ -253,7 +289,7 @@ export async function fetchCliStreamed(request: {
     })
     const untar = untarOne(work, 'package/claude', scrubbedEnv(process.env))
     try {
-      await pipeline(response, hashing, createGunzip(), untar.stdin)
+      await pipeline(response, hashing, createGunzip(), untilTarEnds(untar.stdin))
     } catch (error: unknown) {
       untar.kill()
       await untar.exited
