@@ -5,10 +5,11 @@
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals'
 import { mkdtempSync, rmSync } from 'node:fs'
 import { createServer as createHttpsServer, type Server as HttpsServer } from 'node:https'
-import { connect, createServer, type AddressInfo, type Server } from 'node:net'
+import type { AddressInfo } from 'node:net'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { hostFetch } from '../../src/egress/host-fetch.js'
+import { startConnectProxy, type ConnectProxy } from '../helpers/connect-proxy.js'
 import { selfSignedCertificate } from '../helpers/tls.js'
 
 let dir: string
@@ -16,10 +17,9 @@ let cert: string
 let upstream: HttpsServer
 let upstreamUrl: string
 const bodies: string[] = []
-let proxy: Server
+let proxy: ConnectProxy
 let proxyUrl: string
-const connects: string[] = []
-const proxySockets = new Set<import('node:net').Socket>()
+let connects: string[] = []
 
 beforeAll(async () => {
   dir = mkdtempSync(join(tmpdir(), 'unit-host-fetch-'))
@@ -38,38 +38,15 @@ beforeAll(async () => {
   await new Promise<void>(resolve => upstream.listen(0, '127.0.0.1', resolve))
   upstreamUrl = `https://127.0.0.1:${(upstream.address() as AddressInfo).port}`
 
-  // A minimal CONNECT proxy (loopback targets only).
-  proxy = createServer(client => {
-    proxySockets.add(client)
-    client.on('close', () => proxySockets.delete(client))
-    client.once('data', (head: Buffer) => {
-      const target = /^CONNECT (\S+) HTTP/.exec(head.toString('latin1'))?.[1] ?? ''
-      connects.push(target)
-      const [host, port] = target.split(':')
-      if (host !== '127.0.0.1') {
-        client.end('HTTP/1.1 403 Forbidden\r\n\r\n')
-        return
-      }
-      const server = connect(Number(port), host, () => {
-        proxySockets.add(server)
-        client.write('HTTP/1.1 200 Connection Established\r\n\r\n')
-        client.pipe(server)
-        server.pipe(client)
-      })
-      server.on('error', () => client.destroy())
-      client.on('error', () => server.destroy())
-    })
-  })
-  await new Promise<void>(resolve => proxy.listen(0, '127.0.0.1', resolve))
-  proxyUrl = `http://127.0.0.1:${(proxy.address() as AddressInfo).port}`
+  proxy = await startConnectProxy()
+  proxyUrl = proxy.url
+  connects = proxy.connects
 })
 
 afterAll(async () => {
-  // Tunnels the client dropped mid-way (the aborted request) stay open until cut here.
-  for (const socket of proxySockets) socket.destroy()
   upstream.closeAllConnections()
   await new Promise(resolve => upstream.close(resolve))
-  await new Promise(resolve => proxy.close(resolve))
+  await proxy.close()
   rmSync(dir, { recursive: true, force: true })
 })
 

@@ -6,10 +6,11 @@ import { afterAll, beforeAll, describe, expect, it } from '@jest/globals'
 import { mkdtempSync, rmSync } from 'node:fs'
 import { request, type IncomingHttpHeaders } from 'node:http'
 import { createServer as createHttpsServer, type Server as HttpsServer } from 'node:https'
-import { connect, createServer, type AddressInfo, type Server } from 'node:net'
+import type { AddressInfo } from 'node:net'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { startGateway } from '../../src/api-door/gateway.js'
+import { startConnectProxy, type ConnectProxy } from '../helpers/connect-proxy.js'
 import { selfSignedCertificate } from '../helpers/tls.js'
 import { upstreamProxyFor } from '../../src/egress/upstream-proxy.js'
 
@@ -20,9 +21,9 @@ let cert: string
 let upstream: HttpsServer
 let upstreamPort: number
 const seen: IncomingHttpHeaders[] = []
-let proxy: Server
+let proxy: ConnectProxy
 let proxyPort: number
-const connects: string[] = []
+let connects: string[] = []
 
 beforeAll(async () => {
   dir = mkdtempSync(join(tmpdir(), 'unit-upstream-proxy-'))
@@ -38,32 +39,15 @@ beforeAll(async () => {
   upstreamPort = (upstream.address() as AddressInfo).port
 
   // A minimal CONNECT proxy, as a corporate one would be (bounded: loopback targets only).
-  proxy = createServer(client => {
-    client.once('data', (head: Buffer) => {
-      const target = /^CONNECT (\S+) HTTP/.exec(head.toString('latin1'))?.[1] ?? ''
-      connects.push(target)
-      const [host, port] = target.split(':')
-      if (host !== '127.0.0.1') {
-        client.end('HTTP/1.1 403 Forbidden\r\n\r\n')
-        return
-      }
-      const server = connect(Number(port), host, () => {
-        client.write('HTTP/1.1 200 Connection Established\r\n\r\n')
-        client.pipe(server)
-        server.pipe(client)
-      })
-      server.on('error', () => client.destroy())
-      client.on('error', () => server.destroy())
-    })
-  })
-  await new Promise<void>(resolve => proxy.listen(0, '127.0.0.1', resolve))
-  proxyPort = (proxy.address() as AddressInfo).port
+  proxy = await startConnectProxy()
+  proxyPort = proxy.port
+  connects = proxy.connects
 })
 
 afterAll(async () => {
   upstream.closeAllConnections()
   await new Promise<void>(resolve => upstream.close(() => resolve()))
-  await new Promise<void>(resolve => proxy.close(() => resolve()))
+  await proxy.close()
   rmSync(dir, { recursive: true, force: true })
 })
 

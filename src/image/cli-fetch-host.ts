@@ -92,21 +92,34 @@ export async function fetchCliOnHost(request: {
       env,
       timeoutMs: 5 * 60_000
     })
-    const binary = path.join(work, 'package', 'claude')
-    const size = unpacked.code === 0 ? (await stat(binary).catch(() => undefined))?.size : 0
-    if (!size || size < 1024 * 1024) return `the package ${spec} holds no claude binary`
-    await mkdir(path.dirname(request.binaryPath), { recursive: true })
-    const partial = `${request.binaryPath}.partial-${process.pid}`
-    await rm(partial, { force: true })
-    // Same filesystem in the usual layout (RUNNER_TEMP, tool cache); a copy otherwise.
-    await rename(binary, partial).catch(async () => {
-      const { copyFile } = await import('node:fs/promises')
-      await copyFile(binary, partial)
-    })
-    await placeCliBinary(partial, request.binaryPath)
-    await markComplete(request.binaryPath)
-    return undefined
+    if (unpacked.code !== 0) return `the package ${spec} holds no claude binary`
+    return await placeUnpackedBinary(work, spec, request.binaryPath)
   } finally {
     await rm(work, { recursive: true, force: true })
   }
+}
+
+/**
+ * Moves the `package/claude` an unpacked platform package left in `work` to `binaryPath`
+ * (beside it first, then renamed, then marked complete). Returns why not when it is missing.
+ */
+export async function placeUnpackedBinary(
+  work: string,
+  spec: string,
+  binaryPath: string
+): Promise<string | undefined> {
+  const binary = path.join(work, 'package', 'claude')
+  const size = (await stat(binary).catch(() => undefined))?.size
+  if (!size || size < 1024 * 1024) return `the package ${spec} holds no claude binary`
+  await mkdir(path.dirname(binaryPath), { recursive: true })
+  const partial = `${binaryPath}.partial-${process.pid}`
+  await rm(partial, { force: true })
+  // Same filesystem in the usual layout (RUNNER_TEMP, tool cache); a copy otherwise.
+  await rename(binary, partial).catch(async () => {
+    const { copyFile } = await import('node:fs/promises')
+    await copyFile(binary, partial)
+  })
+  await placeCliBinary(partial, binaryPath)
+  await markComplete(binaryPath)
+  return undefined
 }

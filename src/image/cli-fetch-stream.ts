@@ -16,7 +16,7 @@
 import { spawn } from 'node:child_process'
 import { createHash } from 'node:crypto'
 import { readFileSync } from 'node:fs'
-import { mkdir, mkdtemp, rename, rm, stat } from 'node:fs/promises'
+import { mkdtemp, rm } from 'node:fs/promises'
 import http from 'node:http'
 import https from 'node:https'
 import os from 'node:os'
@@ -25,8 +25,7 @@ import { Transform, Writable } from 'node:stream'
 import { pipeline } from 'node:stream/promises'
 import tls from 'node:tls'
 import { createGunzip } from 'node:zlib'
-import { markComplete, placeCliBinary } from './cli-binary.js'
-import { cliPlatformPackage, scrubbedEnv } from './cli-fetch-host.js'
+import { cliPlatformPackage, placeUnpackedBinary, scrubbedEnv } from './cli-fetch-host.js'
 
 const MAX_REDIRECTS = 5
 /** No byte for this long ends a request. */
@@ -300,20 +299,7 @@ export async function fetchCliStreamed(request: {
       return `tar could not unpack ${spec}: ${untarred.stderr.trim().split('\n').pop() ?? ''}`
     if (hash.digest('base64') !== expected)
       return `the tarball of ${spec} does not match the registry's integrity digest`
-    const binary = path.join(work, 'package', 'claude')
-    const size = (await stat(binary).catch(() => undefined))?.size
-    if (!size || size < 1024 * 1024) return `the package ${spec} holds no claude binary`
-    await mkdir(path.dirname(request.binaryPath), { recursive: true })
-    const partial = `${request.binaryPath}.partial-${process.pid}`
-    await rm(partial, { force: true })
-    // Same filesystem in the usual layout (RUNNER_TEMP, tool cache); a copy otherwise.
-    await rename(binary, partial).catch(async () => {
-      const { copyFile } = await import('node:fs/promises')
-      await copyFile(binary, partial)
-    })
-    await placeCliBinary(partial, request.binaryPath)
-    await markComplete(request.binaryPath)
-    return undefined
+    return await placeUnpackedBinary(work, spec, request.binaryPath)
   } catch (error: unknown) {
     const message = error instanceof Error ? error.message : String(error)
     return `fetching ${spec} from npm's registry failed (${message})`
