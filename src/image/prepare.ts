@@ -1,7 +1,6 @@
 import { createHash } from 'node:crypto'
 import { readFileSync } from 'node:fs'
 import path from 'node:path'
-import { performance } from 'node:perf_hooks'
 import { docker, imageId, lastLines } from '../docker.js'
 import { ConfigurationError } from '../errors.js'
 import type { ImageSettings } from '../settings.js'
@@ -12,27 +11,13 @@ import {
   imageTarPath,
   loadImageTarball,
   removeImageTarball,
-  restoreCliBinary,
   restoreImage,
   restoreImageTarball,
-  saveCliBinary,
   saveImage,
   type Logger,
   type RestoredTarball
 } from './cache.js'
-import {
-  CLI_CONTAINER_PATH,
-  CLI_MOUNT_LABEL,
-  DEFAULT_BUILDER_IMAGE,
-  cliBinaryPath,
-  cliBinaryPresent,
-  cliCacheKey,
-  cliPlatform,
-  fetchCliBinary,
-  toolCacheRoot
-} from './cli-binary.js'
-import { fetchCliOnHost } from './cli-fetch-host.js'
-import { fetchCliStreamed, runnerNpm } from './cli-fetch-stream.js'
+import { cliPlatform } from './cli-binary.js'
 import { readDevcontainerImage } from './devcontainer.js'
 import {
   choosePrebuilt,
@@ -40,30 +25,13 @@ import {
   pullPrebuilt,
   type PrebuiltCandidate
 } from './prebuilt.js'
+import { ImageCli, type CliMount } from './image-cli.js'
 import { inputsTag, presentByInputs, recheckBaseLater, tagAsChecked } from './present-image.js'
+import { timed, type SetupPhases } from './setup-phases.js'
 import { baseLabels, loadFromOlderBase } from './warm-fallback.js'
 
-/** Milliseconds per phase of this set-up (`base digest`, `image restore`, `image load`, `CLI
- * restore`, `CLI fetch`, `pull`), for the log and scripts/bench-cache.ts. Phases overlap. */
-export type SetupPhases = Record<string, number>
-
-async function timed<T>(phases: SetupPhases, name: string, fn: () => Promise<T>): Promise<T> {
-  const started = performance.now()
-  try {
-    return await fn()
-  } finally {
-    phases[name] = performance.now() - started
-  }
-}
-
-/** The CLI binary the container gets read-only, for images that ask for it (see cli-binary.ts). */
-export interface CliMount {
-  hostPath: string
-  containerPath: string
-  /** Where it came from on this run. */
-  source: 'present' | 'cache' | 'fetched'
-  cacheKey: string
-}
+export type { CliMount } from './image-cli.js'
+export type { SetupPhases } from './setup-phases.js'
 
 export interface PreparedImage {
   ref: string
@@ -341,107 +309,6 @@ async function makeImage(
   return id
 }
 
-interface CliPlan {
-  key: string
-  binaryPath: string
-}
-
-function planCli(claudeCodeVersion: string): CliPlan {
-  const platform = cliPlatform()
-  return {
-    key: cliCacheKey(claudeCodeVersion, platform),
-    binaryPath: cliBinaryPath(toolCacheRoot(), claudeCodeVersion, platform.arch)
-  }
-}
-
-async function findCli(
-  plan: CliPlan,
-  settings: ImageSettings,
-  log: Logger,
-  phases: SetupPhases
-): Promise<CliMount['source'] | undefined> {
-  if (await cliBinaryPresent(plan.binaryPath)) {
-    log.info(`Claude Code binary already on this runner (${plan.binaryPath})`)
-    return 'present'
-  }
-  if (
-    settings.cache &&
-    (await timed(phases, 'CLI restore', () => restoreCliBinary({ ...plan, log })))
-  )
-    return 'cache'
-  return undefined
-}
-
-async function makeCli(
-  plan: CliPlan,
-  settings: ImageSettings,
-  claudeCodeVersion: string,
-  log: BuildLog,
-  saves: Promise<unknown>[],
-  runId?: string
-): Promise<'fetched'> {
-  // The runner's npm registry, unless build-args name the builder to use: streamed
-  // (cli-fetch-stream.ts), else with `npm pack` (cli-fetch-host.ts), else in the builder.
-  const npm = settings.buildArgs.BUILDER_IMAGE ? undefined : await runnerNpm()
-  if (npm?.available) {
-    log.startGroup(`Fetching Claude Code ${claudeCodeVersion} (from npm's registry on the runner)`)
-    let failed: string | undefined
-    try {
-      const request = {
-        version: claudeCodeVersion,
-        arch: cliPlatform().arch,
-        caFile: settings.caCertificates,
-        binaryPath: plan.binaryPath
-      }
-      failed = npm.source
-        ? await fetchCliStreamed({ ...request, source: npm.source })
-        : "npm's configuration names no registry this fetch can use"
-      if (failed) {
-        log.info(`${failed}; fetching it with npm pack instead`)
-        failed = await fetchCliOnHost(request)
-      }
-      if (failed) log.info(`${failed}; fetching it in the builder container instead`)
-    } finally {
-      log.endGroup()
-    }
-    if (!failed) {
-      if (settings.cache) saves.push(saveCliBinary({ ...plan, log }))
-      return 'fetched'
-    }
-  }
-  await fetchCliBinary({
-    runId,
-    version: claudeCodeVersion,
-    builderImage: settings.buildArgs.BUILDER_IMAGE || DEFAULT_BUILDER_IMAGE,
-    caFile: settings.caCertificates,
-    binaryPath: plan.binaryPath,
-    log
-  })
-  if (settings.cache) saves.push(saveCliBinary({ ...plan, log }))
-  return 'fetched'
-}
-
-function cliMount(plan: CliPlan, source: CliMount['source']): CliMount {
-  return {
-    hostPath: plan.binaryPath,
-    containerPath: CLI_CONTAINER_PATH,
-    source,
-    cacheKey: plan.key
-  }
-}
-
-/** Whether an image asks for the CLI to be mounted (the bundled Dockerfile's label). */
-async function wantsCliMount(ref: string): Promise<boolean> {
-  const result = await docker([
-    'image',
-    'inspect',
-    '--format',
-    `{{index .Config.Labels "${CLI_MOUNT_LABEL}"}}`,
-    ref
-  ])
-  return result.exitCode === 0 && result.stdout.trim() === CLI_CONTAINER_PATH
-}
-
 /**
  * Gets the agent image and, for images that ask for it, the CLI binary to mount:
  * - a prebuilt `image` as given (pulled if absent); the CLI is mounted only if it carries the
@@ -459,97 +326,35 @@ export async function prepareImage(
   run: ImageRunContext = { workspace: process.cwd() }
 ): Promise<PreparedImage> {
   const started = Date.now()
-  const phases: SetupPhases = {}
-  const cacheLog: Logger = { info: log.info, warning: log.warning }
-  const saves: Promise<unknown>[] = []
-  if (settings.image) {
-    let id = await imageId(settings.image)
-    if (!id) {
-      log.info(`Pulling ${settings.image}`)
-      const pull = await docker(['pull', settings.image])
-      if (pull.exitCode !== 0) {
-        throw new ConfigurationError(
-          `The image ${settings.image} is not on this runner and could not be pulled (${lastLines(pull.stderr, 1)})`,
-          'Check the `image` input, or log in to its registry (docker/login-action) first'
-        )
-      }
-      id = await imageId(settings.image)
-    }
-    let cli: CliMount | undefined
-    if (await wantsCliMount(settings.image)) {
-      const cliPlan = planCli(claudeCodeVersion)
-      const source =
-        (await findCli(cliPlan, settings, cacheLog, phases)) ??
-        (await timed(phases, 'CLI fetch', () =>
-          makeCli(cliPlan, settings, claudeCodeVersion, log, saves, run.runId)
-        ))
-      cli = cliMount(cliPlan, source)
-    }
-    return {
-      ref: settings.image,
-      id: id ?? '',
-      cacheHit: false,
-      built: false,
-      setupMs: Date.now() - started,
-      cli,
-      phasesMs: phases
-    }
+  const setup: SetupContext = {
+    settings,
+    log,
+    cacheLog: { info: log.info, warning: log.warning },
+    saves: [],
+    phases: {}
   }
-
-  const cliPlan = planCli(claudeCodeVersion)
-  // The bundled image always wants the CLI: it is looked for beside the image (two restores at
-  // once); a custom image says whether it wants it by its label.
-  // For the bundled image it is also fetched at once on a miss, while the image is restored,
-  // pulled or built: a cold start then takes the longer of the two, not their sum.
-  let foundCli: Promise<CliMount['source'] | undefined> | undefined = settings.bundledDockerfile
-    ? findCli(cliPlan, settings, cacheLog, phases).then(
-        source =>
-          source ??
-          timed(phases, 'CLI fetch', () =>
-            makeCli(cliPlan, settings, claudeCodeVersion, log, saves, run.runId)
-          )
-      )
-    : undefined
-  // Awaited below; until then a failure must not surface as an unhandled rejection.
-  foundCli?.catch(() => undefined)
-  const withCli = async (
-    image: { id: string; ref: string; cacheHit: boolean },
-    how: { built: boolean; pulled?: boolean; key: string }
-  ): Promise<PreparedImage> => {
-    let cli: CliMount | undefined
-    if (settings.bundledDockerfile || (await wantsCliMount(image.ref))) {
-      foundCli ??= findCli(cliPlan, settings, cacheLog, phases)
-      const source =
-        (await foundCli) ??
-        (await timed(phases, 'CLI fetch', () =>
-          makeCli(cliPlan, settings, claudeCodeVersion, log, saves, run.runId)
-        ))
-      cli = cliMount(cliPlan, source)
-    }
-    const saved = Promise.all(saves).then(() => undefined)
-    return {
-      ...image,
-      ...how,
-      cacheKey: how.key,
-      setupMs: Date.now() - started,
-      cli,
-      saved,
-      phasesMs: phases
-    }
-  }
+  const cli = new ImageCli({ ...setup, claudeCodeVersion, runId: run.runId })
+  // The bundled image always mounts the CLI; a given `image` or a custom Dockerfile's by label.
+  const bundled = settings.bundledDockerfile && !settings.image
+  const finish: Finish = async (image, how) => ({
+    ...image,
+    ...how,
+    cacheKey: how.key,
+    setupMs: Date.now() - started,
+    cli: await cli.forImage(image.ref, bundled),
+    saved: Promise.all(setup.saves).then(() => undefined),
+    phasesMs: setup.phases
+  })
+  if (settings.image)
+    return finish(await givenImage(settings.image, log), { built: false, key: undefined })
+  // The bundled image's CLI is looked for (and fetched on a miss) at once, beside the image.
+  if (bundled) cli.startEarly()
 
   const prebuilt = choosePrebuilt(settings, actionDockerDir, cliPlatform())
   if ('candidate' in prebuilt) {
-    const image = await findOrPullPrebuilt(
-      prebuilt.candidate,
-      settings,
-      cacheLog,
-      log,
-      saves,
-      phases
-    )
+    const image = await findOrPullPrebuilt(prebuilt.candidate, setup)
     if (image)
-      return withCli(image, {
+      return finish(image, {
         built: false,
         pulled: !image.cacheHit && image.pulled,
         key: prebuilt.candidate.key
@@ -560,15 +365,65 @@ export async function prepareImage(
 
   if (!settings.bundledDockerfile) {
     const plan = await planCustom(settings, claudeCodeVersion, run)
-    const found = await findImage(plan, settings, cacheLog)
+    const found = await findImage(plan, settings, setup.cacheLog)
     const image = found ?? {
-      id: await makeImage(plan, settings, workDir, log, saves),
+      id: await makeImage(plan, settings, workDir, log, setup.saves),
       ref: plan.tag,
       cacheHit: false
     }
-    return withCli(image, { built: found === undefined, key: plan.key })
+    return finish(image, { built: found === undefined, key: plan.key })
   }
+  return prepareBundledImage(setup, workDir, actionDockerDir, run, finish)
+}
 
+/** What every path of one set-up shares: its settings, logs, the saves it started, its phases. */
+interface SetupContext {
+  settings: ImageSettings
+  log: BuildLog
+  cacheLog: Logger
+  saves: Promise<unknown>[]
+  phases: SetupPhases
+}
+
+type FoundImage = { id: string; ref: string; cacheHit: boolean }
+
+/** Completes a set-up with the image found: the CLI beside it, the saves, the figures. */
+type Finish = (
+  image: FoundImage,
+  how: { built: boolean; pulled?: boolean; key: string | undefined }
+) => Promise<PreparedImage>
+
+/** The `image` input as given, pulled if absent. */
+async function givenImage(ref: string, log: BuildLog): Promise<FoundImage> {
+  let id = await imageId(ref)
+  if (!id) {
+    log.info(`Pulling ${ref}`)
+    const pull = await docker(['pull', ref])
+    if (pull.exitCode !== 0) {
+      throw new ConfigurationError(
+        `The image ${ref} is not on this runner and could not be pulled (${lastLines(pull.stderr, 1)})`,
+        'Check the `image` input, or log in to its registry (docker/login-action) first'
+      )
+    }
+    id = await imageId(ref)
+  }
+  return { id: id ?? '', ref, cacheHit: false }
+}
+
+/**
+ * The bundled image built from the action's Dockerfile: already on this runner under its inputs
+ * tag (its base checked after the start), else the cache entry for these inputs restored while
+ * the base's digest is asked, else built. With the registry unreachable, a cached image of the
+ * same inputs built on an older digest serves (warm-fallback.ts).
+ */
+async function prepareBundledImage(
+  setup: SetupContext,
+  workDir: string,
+  actionDockerDir: string,
+  run: ImageRunContext,
+  finish: Finish
+): Promise<PreparedImage> {
+  const { settings, log, cacheLog, phases } = setup
   const bundled = await planBundled(settings, workDir, actionDockerDir, run)
   const checkedTag = inputsTag(bundled.prefix)
   const presentId = await presentByInputs(checkedTag)
@@ -585,7 +440,7 @@ export async function prepareImage(
         ),
       log: cacheLog
     })
-    const prepared = await withCli(
+    const prepared = await finish(
       { id: presentId, ref: checkedTag, cacheHit: false },
       { built: false, key: bundled.prefix }
     )
@@ -625,20 +480,20 @@ export async function prepareImage(
         : undefined
     if (tarball.hit && !older) await removeImageTarball(tarball.tarPath)
     if (!older) throw resolved.error
-    return withCli(older, { built: false, key: older.matchedKey })
+    return finish(older, { built: false, key: older.matchedKey })
   }
   const { base } = resolved
   log.info(`Base image ${bundled.baseRef} (${base.identity}, from the ${base.via})`)
   const plan = bundled.complete(base)
   const image = await findBundledImage(plan, tarball, settings, cacheLog, phases)
   const made = image ?? {
-    id: await makeImage(plan, settings, workDir, log, saves),
+    id: await makeImage(plan, settings, workDir, log, setup.saves),
     ref: plan.tag,
     cacheHit: false
   }
   // Checked against its base just now: the next run on this runner finds it by its inputs.
   await tagAsChecked(made.ref, checkedTag)
-  return withCli(made, { built: image === undefined, key: plan.key })
+  return finish(made, { built: image === undefined, key: plan.key })
 }
 
 /**
@@ -692,12 +547,9 @@ function notice(log: BuildLog, message: string): void {
  */
 async function findOrPullPrebuilt(
   candidate: PrebuiltCandidate,
-  settings: ImageSettings,
-  cacheLog: Logger,
-  log: BuildLog,
-  saves: Promise<unknown>[],
-  phases: SetupPhases
-): Promise<{ id: string; ref: string; cacheHit: boolean; pulled: boolean } | undefined> {
+  setup: SetupContext
+): Promise<(FoundImage & { pulled: boolean }) | undefined> {
+  const { settings, cacheLog, log, saves, phases } = setup
   const target = { key: candidate.key, tag: imageTag(candidate.key) }
   const found = await findImage(target, settings, cacheLog, phases)
   if (found) return { ...found, pulled: false }
