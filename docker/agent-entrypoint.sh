@@ -2,9 +2,10 @@
 # Entrypoint of the agent image. Runs as the unprivileged user on a read-only root filesystem.
 # 1. checks that /workspace is a mounted git repository (clear message if not);
 # 2. makes git usable: HOME is a tmpfs, and /workspace (its .git always) is owned by another uid;
-# 3. starts the forwarders from loopback ports to the host's Unix sockets in /run/sandbox
+# 3. checks the job's toolchain runs here, when the action asks (SANDBOX_TOOL_PROBE);
+# 4. starts the forwarders from loopback ports to the host's Unix sockets in /run/sandbox
 #    (the credential gateway and the egress proxy), since the container has no network;
-# 4. execs the given command (claude ..., or claude when given only options), or stays up for
+# 5. execs the given command (claude ..., or claude when given only options), or stays up for
 #    `docker exec` debugging when given nothing.
 set -euo pipefail
 
@@ -57,6 +58,19 @@ start_forwarder() { # socket port
   done
   fail "forwarder for $sock did not start on port $port within 20 s"
 }
+# The job's toolchain (the tool cache's bin directories, first on PATH): each tool the action knows
+# answers its version command once, in an empty environment, before the CLI starts. One that
+# cannot run here (built for another C library or a newer glibc) ends the container with 66 and
+# the failing lines on stderr, before anything else has happened: the action starts it again
+# without that tool, with a warning. The script is the action's, in the read-only socket directory.
+if [ -n "${SANDBOX_TOOL_PROBE:-}" ] && [ -f "$SANDBOX_DIR/$SANDBOX_TOOL_PROBE" ]; then
+  probe_failed=$(env -i HOME="$HOME" PATH=/usr/sbin:/usr/bin:/sbin:/bin sh "$SANDBOX_DIR/$SANDBOX_TOOL_PROBE" 2>/dev/null |
+    grep -E '^TOOLPROBE [0-9]+ [1-9][0-9]*( |$)' || true)
+  if [ -n "$probe_failed" ]; then
+    printf '%s\n' "$probe_failed" >&2
+    exit 66
+  fi
+fi
 if [ "${SANDBOX_REQUIRE_GATEWAY:-}" = "1" ] && [ ! -S "$SANDBOX_DIR/gateway.sock" ]; then
   # The host made the socket; not seeing it means the Docker daemon does not share the runner's
   # filesystem (Docker-in-Docker). Exit 65 tells the action to explain that.

@@ -9,7 +9,7 @@
  *      target at most 1.1;
  *  (3) what the ratio cannot go below: the CLI's own start-up, the same plain container running
  *      `claude -p` straight at the stand-in (the floor), and the action's own part above it;
- *  (4) the same start with a toolchain on PATH, as after setup-node (a probe container first).
+ *  (4) the same start with a toolchain on PATH, as after setup-node (its check in the container).
  * Medians over alternating runs, since this machine is noisy; each sample is printed too.
  * BENCH_RUNS changes the count (default 7); BENCH_QUICK=1 runs twice and judges nothing.
  */
@@ -82,8 +82,8 @@ const FLOOR_LABEL = 'org.claude-sandbox-action.bench=floor'
 
 /**
  * A runner tool cache holding this Node as setup-node lays it out, on PATH: what a job that ran
- * setup-node gives the action. The agent gets that toolchain only after a probe container has
- * shown it runs in the image (src/sandbox/tool-probe.ts), a container start before the agent's.
+ * setup-node gives the action. The agent's entrypoint checks that it runs in the image before the
+ * CLI starts (src/sandbox/tool-probe.ts; a container of its own before the agent's until issue 22).
  */
 function nodeToolCache(): { root: string; bin: string } {
   const root = mkdtempSync(path.join(os.tmpdir(), 'bench-toolcache-'))
@@ -207,7 +207,7 @@ async function main(): Promise<void> {
       floor.push(await timeFloor(floorArgs, api.requests))
     }
 
-    // With a toolchain on PATH (as after setup-node): the probe container comes first.
+    // With a toolchain on PATH (as after setup-node): its check runs in the agent's container.
     const tools = nodeToolCache()
     const withToolchain: number[] = []
     const toolchainEnv = {
@@ -255,7 +255,7 @@ async function main(): Promise<void> {
       `  the action's own part: ${ownPart.toFixed(0)} ms (first request - floor) = ${(ownPart / median(plain)).toFixed(2)} x the plain run; first request / floor = ${(first / median(floor)).toFixed(2)}`
     )
     console.log(
-      `  with a toolchain on PATH (setup-node; the probe container first): ${median(withToolchain).toFixed(0)} ms  [${samples(withToolchain)}] (+${(median(withToolchain) - first).toFixed(0)} ms)`
+      `  with a toolchain on PATH (setup-node; checked in the container): ${median(withToolchain).toFixed(0)} ms  [${samples(withToolchain)}] (+${(median(withToolchain) - first).toFixed(0)} ms)`
     )
     console.log(
       `  start ratio: first request / plain run = ${startRatio.toFixed(2)} (target <= ${TARGET_START_RATIO}: ${verdict(startRatio <= TARGET_START_RATIO)})`

@@ -125,6 +125,29 @@ export async function imageExists(ref: string): Promise<boolean> {
 }
 
 /** The image's id, or undefined when there is no such image on this runner. */
+/** The image's configured environment (`Config.Env`), or undefined when it cannot be read. */
+export async function imageEnv(ref: string): Promise<string[] | undefined> {
+  const answer = await engineGet(`/images/${ref}/json`)
+  let config: unknown
+  if (answer?.status === 200) {
+    config = (answer.body as { Config?: unknown } | null)?.Config
+  } else if (answer?.status === 404) {
+    return undefined
+  } else {
+    const result = await docker(['image', 'inspect', '--format', '{{json .Config}}', ref])
+    if (result.exitCode !== 0) return undefined
+    try {
+      config = JSON.parse(result.stdout) as unknown
+    } catch {
+      return undefined
+    }
+  }
+  const env = (config as { Env?: unknown } | null | undefined)?.Env
+  return Array.isArray(env)
+    ? env.filter((item): item is string => typeof item === 'string')
+    : undefined
+}
+
 export async function imageId(ref: string): Promise<string | undefined> {
   const answer = await engineGet(`/images/${ref}/json`)
   if (answer?.status === 200) return field(answer.body, 'Id', 'string')

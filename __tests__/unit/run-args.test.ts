@@ -139,6 +139,14 @@ describe('dockerRunArgs with the runner’s toolchain', () => {
     expect(containerEnv(spec({})).SANDBOX_WORKSPACE_ALIAS).toBeUndefined()
   })
 
+  it('names the toolchain check for the entrypoint only when there is one, over the env input', () => {
+    const env = containerEnv(
+      spec({ toolProbe: 'tool-probe.sh', userEnv: { SANDBOX_TOOL_PROBE: '../elsewhere.sh' } })
+    )
+    expect(env.SANDBOX_TOOL_PROBE).toBe('tool-probe.sh')
+    expect(containerEnv(spec({})).SANDBOX_TOOL_PROBE).toBeUndefined()
+  })
+
   it('gives PATH and the toolchain variables inline, under the env input and the action’s own', () => {
     const envs = valuesOf(args, '--env')
     expect(envs).toContain(

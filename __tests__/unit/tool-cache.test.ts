@@ -7,6 +7,7 @@ import {
   availableToolchains,
   containerPath,
   planToolCache,
+  prepareToolchain,
   toolCacheRoot,
   toolchainEnv,
   unusableMountTarget,
@@ -16,8 +17,9 @@ import {
 import {
   brokenToolsWarning,
   parseProbeOutput,
+  failedProbes,
+  isProbeLine,
   probeFailure,
-  probeRunArgs,
   probeScript
 } from '../../src/sandbox/tool-probe.js'
 
@@ -239,21 +241,45 @@ describe('probing the tools once in the image', () => {
     ).toEqual([{ toolchain: plan.toolchains[0], exitCode: 1, output: '' }])
   })
 
-  it('probes as locked down as the agent: no network, read-only, no capabilities, cache read-only', () => {
-    const plan = { ...planToolCache(ROOT, NODE_BIN, {}), root: ROOT }
-    const args = probeRunArgs(plan, {
-      image: 'img:1',
-      user: { uid: 1001, gid: 121 },
-      name: 'claude-sandbox-probe-1',
-      runId: '1'
+  it('hands the check to the container and drops what it reports failing', async () => {
+    const root = fakeCache()
+    const workspace = mkdtempSync(path.join(os.tmpdir(), 'tool-cache-ws-'))
+    const nodeBin = `${root}/node/20.11.1/x64/bin`
+    const setup = await prepareToolchain({
+      enabled: true,
+      workspace,
+      image: 'claude-sandbox-test/no-such-image:0',
+      home: '/home/agent',
+      hostPrivate: [],
+      env: {
+        RUNNER_TOOL_CACHE: root,
+        PATH: `${nodeBin}:${root}/Python/3.12.2/x64/bin:/usr/bin:/bin`,
+        pythonLocation: `${root}/Python/3.12.2/x64`
+      },
+      log: {
+        info: () => undefined,
+        warning: message => {
+          throw new Error(message)
+        }
+      }
     })
-    const joined = args.join(' ')
-    expect(joined).toContain('--network none')
-    expect(joined).toContain('--cap-drop ALL')
-    expect(joined).toContain('--read-only')
-    expect(joined).toContain('--user 1001:121')
-    expect(joined).toContain(`--volume ${ROOT}:${ROOT}:ro`)
-    expect(args.filter(a => a === '--volume')).toHaveLength(1)
-    expect(args).toContain('--rm')
+    expect(setup.env.PATH).toMatch(new RegExp(`^${nodeBin}:${root}/Python/3.12.2/x64/bin:`))
+    expect(setup.probe).toContain(`${root}/Python/3.12.2/x64/bin/python3`)
+
+    // What the entrypoint prints on stderr before it exits with TOOL_PROBE_EXIT.
+    const stdout = execFileSync('/bin/sh', ['-c', setup.probe ?? 'exit 1'], { encoding: 'utf8' })
+    const failed = failedProbes(stdout.split('\n').filter(isProbeLine), setup.toolchains)
+    expect(failed.map(probe => [probe.toolchain.tool, probe.exitCode])).toEqual([['Python', 127]])
+
+    const next = setup.without(failed.map(probe => probe.toolchain))
+    expect(next.env.PATH).toMatch(new RegExp(`^${nodeBin}:/usr/local/sbin:`))
+    expect(next.env.PATH).not.toContain('Python')
+    expect(next.env.pythonLocation).toBeUndefined()
+    expect(next.toolchains.map(t => t.tool)).toEqual(['node'])
+    expect(next.probe).toContain(`${nodeBin}/node`)
+    expect(next.probe).not.toContain('python3')
+    expect(next.toolCache).toBe(root)
+    // Nothing left to check: no script, so the entrypoint starts the CLI at once.
+    expect(next.without(next.toolchains).probe).toBeUndefined()
   })
 })

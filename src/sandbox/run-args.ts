@@ -51,6 +51,8 @@ export interface ContainerSpec {
   workspaceAlias?: string
   /** PATH and toolchain variables from tool-cache.ts; the `env` input wins over them. */
   toolchainEnv?: Record<string, string>
+  /** The toolchain check's script in the socket directory, run by the entrypoint (tool-probe.ts). */
+  toolProbe?: string
   /**
    * Read-only files and directories in place of what the working tree holds (the credential
    * shield: a sanitised git config, empty files over credential files; src/credentials/). A
@@ -90,6 +92,7 @@ export function containerEnv(spec: ContainerSpec): Record<string, string> {
   })
   // The entrypoint marks the alias safe for git as well (see agent-entrypoint.sh).
   if (spec.workspaceAlias) env.SANDBOX_WORKSPACE_ALIAS = spec.workspaceAlias
+  if (spec.toolProbe) env.SANDBOX_TOOL_PROBE = spec.toolProbe
   if (spec.providerEnv && Object.keys(spec.providerEnv).length > 0)
     Object.assign(env, spec.providerEnv)
   else if (spec.credentialKind === 'oauth') env.CLAUDE_CODE_OAUTH_TOKEN = PLACEHOLDER_OAUTH_TOKEN

@@ -36,6 +36,13 @@ import { startGateway, type Gateway } from '../api-door/gateway.js'
 import { startEgressProxy, type DeniedHost, type EgressProxy } from '../egress/proxy.js'
 import { clientEnvForRun, dockerRunArgs, type ContainerSpec } from './run-args.js'
 import { prepareToolchain, type Toolchain, type ToolchainSetup } from './tool-cache.js'
+import {
+  TOOL_PROBE_EXIT,
+  TOOL_PROBE_FILE,
+  brokenToolsWarning,
+  failedProbes,
+  isProbeLine
+} from './tool-probe.js'
 import { upstreamProxyFor } from '../egress/upstream-proxy.js'
 import { agentUser, lendWorkspaceTo, returnWorkspace } from './workspace.js'
 
@@ -73,45 +80,19 @@ export interface SessionResult {
 /** Opens the doors, runs the agent in the hardened container, and closes everything again. */
 export async function runSandboxSession(input: SessionInput): Promise<SessionResult> {
   const { settings, paths, image } = input
-  const { sandbox, task } = settings
   const caPem = sandboxCaBundle(settings)
   const apiDoor = apiDoorFor(settings, core)
-  // The toolchain probe (a container of its own when the tool cache has tools) does not need
-  // the doors: both at once.
-  const toolchainProbe = sessionToolchain(input)
-  toolchainProbe.catch(() => undefined) // awaited below, unless the doors fail first
+  // What of the job's toolchain goes in (no container needed: the tools are checked inside the
+  // agent's own) and the doors, both at once.
+  const toolchainSetup = sessionToolchain(input)
+  toolchainSetup.catch(() => undefined) // awaited below, unless the doors fail first
   const doors = await openDoors(settings, paths, apiDoor, input.provider, caPem)
   const started = Date.now()
   try {
-    const toolchain = await toolchainProbe
-    const spec = containerSpec(input, doors.proxy !== undefined, doors.caBundleName, toolchain)
-    const { container, transcript } = await withAgentWorkspace(input, spec, async () => {
-      const transcript = new TranscriptReader(paths.executionFile, line => core.info(line))
-      core.startGroup(
-        `Claude Code in the sandbox (${sandbox.network} network, timeout ${task.timeoutMs / 60000} min)`
-      )
-      try {
-        const container = await withDiskGuard(
-          { workspace: sandbox.workspace, floor: sandbox.minFreeDisk },
-          input.cancel,
-          cancel =>
-            runContainer({
-              name: spec.name,
-              args: dockerRunArgs(spec),
-              clientEnv: clientEnvForRun(spec),
-              stdin: task.prompt,
-              onStdout: chunk => transcript.write(chunk),
-              onStderrLine: line => core.info(`[stderr] ${line}`),
-              timeoutMs: task.timeoutMs,
-              cancel: AbortSignal.any([cancel, apiDoor.stop])
-            })
-        )
-        return { container, transcript }
-      } finally {
-        core.endGroup()
-        await transcript.close()
-      }
-    })
+    const toolchain = await toolchainSetup
+    const { container, transcript } = await withAgentWorkspace(input, () =>
+      runAgent(input, doors, apiDoor, toolchain)
+    )
     if (container.exitCode === 65 && !transcript.result) {
       // The entrypoint did not find the gateway's socket: explain why (Docker-in-Docker,
       // usually). Checked only here, so a normal run does not pay for the probe container.
@@ -131,6 +112,70 @@ export async function runSandboxSession(input: SessionInput): Promise<SessionRes
   }
 }
 
+/** A toolchain check that fails can only drop tools; this bounds the restarts regardless. */
+const MAX_TOOL_CHECK_RESTARTS = 3
+
+/**
+ * The agent's container, started at once with the job's toolchain on PATH. Its entrypoint checks
+ * the tools before the CLI starts (tool-probe.ts); when some fail it stops there, and the
+ * container is started again without them, with one warning. A restart is taken only when the
+ * CLI never reached the gateway: until its first answer the agent has done nothing.
+ */
+async function runAgent(
+  input: SessionInput,
+  doors: Doors,
+  apiDoor: ApiDoor,
+  toolchain: ToolchainSetup
+): Promise<{ container: ContainerOutcome; transcript: TranscriptReader }> {
+  const { settings, paths } = input
+  const { sandbox, task } = settings
+  let setup = toolchain
+  for (let restarts = 0; ; restarts++) {
+    if (setup.probe)
+      writeFileSync(path.join(paths.socketDir, TOOL_PROBE_FILE), setup.probe, { mode: 0o644 })
+    const spec = containerSpec(input, doors.proxy !== undefined, doors.caBundleName, setup)
+    const requestsBefore = doors.gateway.entries.length
+    const probeLines: string[] = []
+    const transcript = new TranscriptReader(paths.executionFile, line => core.info(line))
+    core.startGroup(
+      `Claude Code in the sandbox (${sandbox.network} network, timeout ${task.timeoutMs / 60000} min)`
+    )
+    let container: ContainerOutcome
+    try {
+      container = await withDiskGuard(
+        { workspace: sandbox.workspace, floor: sandbox.minFreeDisk },
+        input.cancel,
+        cancel =>
+          runContainer({
+            name: spec.name,
+            args: dockerRunArgs(spec),
+            clientEnv: clientEnvForRun(spec),
+            stdin: task.prompt,
+            onStdout: chunk => transcript.write(chunk),
+            onStderrLine: line => {
+              if (setup.probe && isProbeLine(line)) probeLines.push(line)
+              else core.info(`[stderr] ${line}`)
+            },
+            timeoutMs: task.timeoutMs,
+            cancel: AbortSignal.any([cancel, apiDoor.stop])
+          })
+      )
+    } finally {
+      core.endGroup()
+      await transcript.close()
+    }
+    const broken =
+      container.exitCode === TOOL_PROBE_EXIT &&
+      !transcript.result &&
+      doors.gateway.entries.length === requestsBefore
+        ? failedProbes(probeLines, setup.toolchains)
+        : []
+    if (broken.length === 0 || restarts >= MAX_TOOL_CHECK_RESTARTS) return { container, transcript }
+    core.warning(brokenToolsWarning(broken))
+    setup = setup.without(broken.map(probe => probe.toolchain))
+  }
+}
+
 /**
  * What of the job's toolchain the agent gets: the runner's tool cache, the PATH entries and
  * variables that point into it, and the tools that proved they run in the image.
@@ -141,9 +186,7 @@ function sessionToolchain(input: SessionInput): Promise<ToolchainSetup> {
     enabled: settings.sandbox.runnerToolCache,
     workspace: settings.sandbox.workspace,
     image: image.ref,
-    user: agentUser().user,
     home: IMAGE_USER.home,
-    runId: paths.runId,
     // The tool cache is left out when mounting it would expose one of these.
     hostPrivate: [
       process.env.RUNNER_TEMP ?? '',
@@ -273,6 +316,7 @@ function containerSpec(
     toolCache: toolchain.toolCache,
     workspaceAlias: toolchain.workspaceAlias,
     toolchainEnv: toolchain.env,
+    ...(toolchain.probe ? { toolProbe: TOOL_PROBE_FILE } : {}),
     overlays: input.shield?.overlays,
     providerEnv: providerCliEnv(credentials, `http://127.0.0.1:${GATEWAY_PORT}`),
     ...(input.sessionDir ? { sessionDir: input.sessionDir } : {}),
@@ -303,11 +347,7 @@ function noteToolchain(toolchain: Toolchain): NoteToolchain {
  * user. Both are undone before this returns, before the patch is made, so neither ever shows up
  * as a change.
  */
-async function withAgentWorkspace<T>(
-  input: SessionInput,
-  spec: ContainerSpec,
-  agent: () => Promise<T>
-): Promise<T> {
+async function withAgentWorkspace<T>(input: SessionInput, agent: () => Promise<T>): Promise<T> {
   const { settings, decision } = input
   const workspace = settings.sandbox.workspace
   // On pull requests the agent's own configuration comes from the base branch, not the PR head.
@@ -323,7 +363,7 @@ async function withAgentWorkspace<T>(
   }
   try {
     const owner = agentUser().lendWorkspace
-      ? await lendWorkspaceTo(workspace, spec.user)
+      ? await lendWorkspaceTo(workspace, agentUser().user)
       : undefined
     if (owner) core.saveState(State.workspaceOwner, `${owner.uid}:${owner.gid}`)
     try {

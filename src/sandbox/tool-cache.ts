@@ -1,8 +1,8 @@
 import { existsSync, lstatSync, readdirSync, realpathSync } from 'node:fs'
 import path from 'node:path'
 import { SANDBOX_MOUNT } from '../constants.js'
-import { docker } from '../docker.js'
-import { brokenToolsWarning, probeToolchains } from './tool-probe.js'
+import { imageEnv } from '../docker.js'
+import { probeScript, versionCommand } from './tool-probe.js'
 
 /**
  * "What the job set up is what the agent has": the runner's tool cache ($RUNNER_TOOL_CACHE,
@@ -290,18 +290,8 @@ export function withoutToolchains(plan: ToolCachePlan, broken: Toolchain[]): Too
 
 /** The image's own PATH, from its configuration. */
 export async function imagePath(image: string): Promise<string | undefined> {
-  const result = await docker(['image', 'inspect', '--format', '{{json .Config.Env}}', image])
-  if (result.exitCode !== 0) return undefined
-  try {
-    const env = JSON.parse(result.stdout) as unknown
-    if (!Array.isArray(env)) return undefined
-    const entry = env.find(
-      (item): item is string => typeof item === 'string' && item.startsWith('PATH=')
-    )
-    return entry?.slice('PATH='.length)
-  } catch {
-    return undefined
-  }
+  const entry = (await imageEnv(image))?.find(item => item.startsWith('PATH='))
+  return entry?.slice('PATH='.length)
 }
 
 /** What the sandbox session needs from this module for one run. */
@@ -316,15 +306,20 @@ export interface ToolchainSetup {
   toolchains: Toolchain[]
   /** Installed in the tool cache but not on PATH (availableToolchains), for its system prompt. */
   available: Toolchain[]
+  /**
+   * The version check the container's entrypoint runs before the CLI (tool-probe.ts); undefined
+   * when no toolchain on PATH is one it knows.
+   */
+  probe?: string
+  /** The same set-up without these toolchains: those the probe showed cannot run in the image. */
+  without: (broken: Toolchain[]) => ToolchainSetup
 }
 
 export interface PrepareToolchainOptions {
   enabled: boolean
   workspace: string
   image: string
-  user: { uid: number; gid: number }
   home: string
-  runId: string
   /** Host paths that must stay out of the sandbox ($RUNNER_TEMP, $HOME, the socket directory). */
   hostPrivate: string[]
   /** The step's environment (PATH, RUNNER_TOOL_CACHE, toolchain variables). */
@@ -333,8 +328,9 @@ export interface PrepareToolchainOptions {
 }
 
 /**
- * Everything for one run: decides the mount, derives PATH and variables, probes the tools once
- * in the image and drops (with one warning) those that cannot run there.
+ * Everything for one run: decides the mount and derives PATH and variables. The tools are not
+ * run here: the agent's container checks them first (tool-probe.ts), and the session drops those
+ * that fail with `without`.
  */
 export async function prepareToolchain(options: PrepareToolchainOptions): Promise<ToolchainSetup> {
   const env = options.env ?? process.env
@@ -351,55 +347,29 @@ export async function prepareToolchain(options: PrepareToolchainOptions): Promis
     )
   const toolCache = root && 'root' in root ? root.root : undefined
   const alias = workspaceAlias(options.workspace, options.home, toolCache)
-  if (!toolCache) {
-    // The workspace's own PATH entries and virtualenv still work through the second mount.
-    const plan = planToolCache(undefined, env.PATH ?? '', env, alias)
-    const imagePathValue = plan.pathEntries.length > 0 ? await imagePath(options.image) : undefined
-    return {
-      workspaceAlias: alias,
-      env: plan.pathEntries.length > 0 ? toolchainEnv(plan, imagePathValue) : { ...plan.env },
-      toolchains: [],
-      available: []
-    }
-  }
-  let plan: ToolCachePlan & { root: string } = {
-    ...planToolCache(toolCache, env.PATH ?? '', env, alias),
-    root: toolCache
-  }
-  const broken = await probeToolchains(
-    plan,
-    {
-      image: options.image,
-      user: options.user,
-      name: `claude-sandbox-probe-${options.runId}`,
-      runId: options.runId
-    },
-    options.log.warning
-  )
-  if (broken.length > 0) {
-    options.log.warning(brokenToolsWarning(broken))
-    plan = {
-      ...withoutToolchains(
-        plan,
-        broken.map(result => result.toolchain)
-      ),
-      root: toolCache
-    }
-  }
+  // The workspace's own PATH entries and virtualenv work through the second mount even without
+  // the tool cache.
+  const plan = planToolCache(toolCache, env.PATH ?? '', env, alias)
+  const imagePathValue = plan.pathEntries.length > 0 ? await imagePath(options.image) : undefined
   if (plan.toolchains.length > 0)
     options.log.info(
-      `Toolchains from the runner's tool cache: ${plan.toolchains.map(t => `${t.tool} ${t.version}`).join(', ')}`
+      `Toolchains from the runner's tool cache: ${plan.toolchains.map(t => `${t.tool} ${t.version}`).join(', ')} (checked in the sandbox before the agent starts)`
     )
-  return {
+  const setupFor = (current: ToolCachePlan, broken: Toolchain[]): ToolchainSetup => ({
     toolCache,
     workspaceAlias: alias,
     env:
-      plan.pathEntries.length > 0 ? toolchainEnv(plan, await imagePath(options.image)) : plan.env,
-    toolchains: plan.toolchains,
-    // Not the broken ones: they were just shown not to run here.
-    available: availableToolchains(toolCache, [
-      ...plan.toolchains,
-      ...broken.map(result => result.toolchain)
-    ])
-  }
+      current.pathEntries.length > 0 ? toolchainEnv(current, imagePathValue) : { ...current.env },
+    toolchains: current.toolchains,
+    // Not the broken ones: they were shown not to run here.
+    available: toolCache ? availableToolchains(toolCache, [...current.toolchains, ...broken]) : [],
+    probe: current.toolchains.some(toolchain => versionCommand(toolchain.tool))
+      ? probeScript(current.toolchains)
+      : undefined,
+    without: more => {
+      const dropped = [...broken, ...more]
+      return setupFor(withoutToolchains(current, more), dropped)
+    }
+  })
+  return setupFor(plan, [])
 }

@@ -1,16 +1,24 @@
 import path from 'node:path'
-import { RUN_LABEL } from '../constants.js'
-import { docker } from '../docker.js'
-import { errorMessage } from '../errors.js'
-import { lockedDownArgs } from './run-args.js'
-import type { Toolchain, ToolCachePlan } from './tool-cache.js'
+import type { Toolchain } from './tool-cache.js'
 
 /**
  * Whether the tool cache's tools run in the sandbox image: each known tool answers its version
- * command once, in one short container as locked down as the agent's (no network, read-only, no
- * capabilities, the tool cache read-only). A tool built for another C library or a newer glibc
- * fails there, and tool-cache.ts leaves it off the PATH with the warning made here.
+ * command once, inside the agent's own container, before the CLI starts. The host writes the
+ * script (probeScript) beside the gateway's socket and names it in SANDBOX_TOOL_PROBE; the
+ * entrypoint runs it with an empty environment and, when a tool fails (built for another C
+ * library or a newer glibc), prints the failing lines on stderr and exits with TOOL_PROBE_EXIT
+ * before anything else has happened. The session then starts the container again without those
+ * tools, with the warning made here.
+ *
+ * It used to be a container of its own before the agent's: 0.6 s on every run with a toolchain
+ * (issue 22's start). In the agent's container the check costs the tools' own start-up, and a
+ * broken tool (rare: a base image of another distribution) costs one more container start.
  */
+
+/** The file name of the script in the socket directory (/run/sandbox inside). */
+export const TOOL_PROBE_FILE = 'tool-probe.sh'
+/** The entrypoint's exit status when a tool failed its check (65 is the missing gateway socket). */
+export const TOOL_PROBE_EXIT = 66
 
 /** The command each known tool answers cheaply with its version. */
 export function versionCommand(
@@ -74,7 +82,7 @@ export interface ProbeResult {
   output: string
 }
 
-/** Reads probeScript's output lines back (pure). */
+/** Reads probeScript's output lines back (pure); the entrypoint prints only the failing ones. */
 export function parseProbeOutput(stdout: string, toolchains: Toolchain[]): ProbeResult[] {
   const results: ProbeResult[] = []
   for (const line of stdout.split('\n')) {
@@ -118,73 +126,12 @@ export function brokenToolsWarning(broken: ProbeResult[]): string {
   )
 }
 
-export interface ProbeOptions {
-  image: string
-  user: { uid: number; gid: number }
-  name: string
-  runId: string
-  timeoutMs?: number
+/** Whether a line of the container's stderr is one of the entrypoint's probe lines. */
+export function isProbeLine(line: string): boolean {
+  return line.startsWith(`${PROBE_MARK} `)
 }
 
-/** `docker run` arguments of the probe: as locked down as the agent's container, no network. */
-export function probeRunArgs(
-  plan: ToolCachePlan & { root: string },
-  options: ProbeOptions
-): string[] {
-  return [
-    'run',
-    '--rm',
-    '--name',
-    options.name,
-    '--label',
-    `${RUN_LABEL}=${options.runId}`,
-    ...lockedDownArgs(options.user),
-    '--tmpfs',
-    '/tmp:rw,nosuid,nodev,size=64m,mode=1777',
-    '--network',
-    'none',
-    '--pids-limit',
-    '256',
-    '--memory',
-    '1g',
-    '--volume',
-    `${plan.root}:${plan.root}:ro`,
-    '--entrypoint',
-    '/bin/sh',
-    options.image,
-    '-c',
-    probeScript(plan.toolchains)
-  ]
-}
-
-/**
- * Runs every known toolchain's version command once inside the image (one short container, about
- * half a second) and returns those that failed. A probe that cannot run at all is not a reason to
- * drop the tools: it says so and reports nothing broken.
- */
-export async function probeToolchains(
-  plan: ToolCachePlan & { root: string },
-  options: ProbeOptions,
-  warn: (message: string) => void
-): Promise<ProbeResult[]> {
-  if (!plan.toolchains.some(toolchain => versionCommand(toolchain.tool))) return []
-  const timer = setTimeout(() => {
-    void docker(['rm', '--force', options.name])
-  }, options.timeoutMs ?? 60_000)
-  try {
-    const result = await docker(probeRunArgs(plan, options))
-    const results = parseProbeOutput(result.stdout, plan.toolchains)
-    if (result.exitCode !== 0 && results.length === 0) {
-      warn(
-        `Could not check the tool cache's tools in the image (docker exited with ${result.exitCode}: ${result.stderr.trim().split('\n').slice(-1)[0] ?? ''}); they stay on the PATH unchecked`
-      )
-      return []
-    }
-    return results.filter(probe => probe.exitCode !== 0)
-  } catch (error: unknown) {
-    warn(`Could not check the tool cache's tools in the image: ${errorMessage(error)}`)
-    return []
-  } finally {
-    clearTimeout(timer)
-  }
+/** The tools the entrypoint reported failing, from the probe lines of its stderr. */
+export function failedProbes(probeLines: string[], toolchains: Toolchain[]): ProbeResult[] {
+  return parseProbeOutput(probeLines.join('\n'), toolchains).filter(probe => probe.exitCode !== 0)
 }
