@@ -1,26 +1,18 @@
 /**
- * Issue 22, part 4: the benchmarks cannot rot. Every script of package.json's `bench` chain is
- * run here in its quick mode (BENCH_QUICK=1: few iterations, small sizes, no target verdicts),
- * exactly as the chain runs it, and must finish and print its figures. Whatever the chain lists
- * is covered, so a new benchmark is tested the day it joins the chain.
+ * Issue 22, part 4: the benchmarks cannot rot. Every benchmark `npm run bench` runs
+ * (scripts/bench-all.ts) is run here in its quick mode (BENCH_QUICK=1: few iterations, small
+ * sizes, no target verdicts), as it runs it, and must finish and print its figures. Whatever
+ * the list holds is covered, so a new benchmark is tested the day it joins it.
  */
 import { describe, expect, it } from '@jest/globals'
 import { spawn } from 'node:child_process'
-import { readFileSync } from 'node:fs'
+import { readdirSync, readFileSync } from 'node:fs'
 import path from 'node:path'
 import { REPO_ROOT } from '../helpers/run-action.js'
+import { BENCHES } from '../../scripts/bench-all.js'
 
-const chain = (
-  JSON.parse(readFileSync(path.join(REPO_ROOT, 'package.json'), 'utf8')) as {
-    scripts: Record<string, string>
-  }
-).scripts.bench
-
-/** The chain's commands, in order (`a && b && c`). */
-const steps = (chain ?? '')
-  .split('&&')
-  .map(step => step.trim())
-  .filter(Boolean)
+/** The benchmarks `npm run bench` runs (scripts/bench-all.ts), each as it runs it. */
+const steps = BENCHES.map(bench => `tsx ${bench}`)
 
 /** A figure: a number with a unit or as a ratio, e.g. `1342 ms`, `0.87 ms`, `500 MB/s`, `x 1.8`. */
 const FIGURE = /\d+(?:\.\d+)?\s*(?:ms|s|MB\/s|MB|MiB|KB|GB|%)(?![A-Za-z])|=\s*\d+\.\d+/
@@ -60,7 +52,20 @@ function runStep(command: string): Promise<{ code: number | null; output: string
 }
 
 describe('npm run bench, quick mode', () => {
-  it('lists benchmark scripts, each run with tsx', () => {
+  it('is what `npm run bench` runs: every benchmark script, each run with tsx', () => {
+    const scripts = (
+      JSON.parse(readFileSync(path.join(REPO_ROOT, 'package.json'), 'utf8')) as {
+        scripts: Record<string, string>
+      }
+    ).scripts
+    expect(scripts.bench).toBe('tsx scripts/bench-all.ts')
+    const onDisk = readdirSync(path.join(REPO_ROOT, 'scripts'))
+      .filter(
+        name => /^bench-[\w-]+\.ts$/.test(name) && !['bench-all.ts', 'bench-mode.ts'].includes(name)
+      )
+      .map(name => `scripts/${name}`)
+      .sort()
+    expect([...BENCHES].sort()).toEqual(onDisk)
     expect(steps.length).toBeGreaterThanOrEqual(6)
     for (const step of steps) expect(step).toMatch(/^tsx scripts\/bench-[\w-]+\.ts\b/)
     expect(steps).toContain('tsx scripts/bench-sandbox.ts')
