@@ -178,7 +178,7 @@ async function runAgent(
 
 /**
  * What of the job's toolchain the agent gets: the runner's tool cache, the PATH entries and
- * variables that point into it, and the tools that proved they run in the image.
+ * variables that point into it, and the check of its tools the entrypoint runs.
  */
 function sessionToolchain(input: SessionInput): Promise<ToolchainSetup> {
   const { settings, paths, image } = input
