@@ -271,18 +271,32 @@ function untilTarEnds(stdin: Writable): Writable {
   })
 }
 
-/**
- * Fetches the binary for `arch` from `source.registry` into `binaryPath` (written beside it and
- * renamed, then marked complete). Returns undefined on success, or why it did not (the caller
- * then uses `npm pack`, which also explains a version that does not exist).
- */
-export async function fetchCliStreamed(request: {
+/** Where the platform package's tarball is, and the digest it must have. */
+export interface CliTarball {
+  /** `@anthropic-ai/claude-code-linux-x64@2.1.330` */
+  spec: string
+  url: string
+  /** The registry's sha512 integrity digest, base64. */
+  sha512: string
+}
+
+/** What locating the tarball needs: the package, npm's registry, the trust store. */
+export interface CliTarballRequest {
   version: string
   arch: string
   source: NpmSource
   caFile?: string
-  binaryPath: string
-}): Promise<string | undefined> {
+  /** Ends the request (the CLI was found elsewhere and the fetch will not happen). */
+  signal?: AbortSignal
+}
+
+/**
+ * Reads the version document of the platform package for `arch` from `source.registry`: the
+ * tarball's URL and digest, or why this fetch cannot be used (the caller then uses `npm pack`).
+ * One small request, so it can run before it is known that the fetch is needed (image-cli.ts
+ * asks it beside the CLI's cache lookup). Never throws.
+ */
+export async function locateCliTarball(request: CliTarballRequest): Promise<CliTarball | string> {
   const spec = cliPlatformPackage(request.arch, request.version)
   if (!spec) return `no Claude Code package for ${request.arch}`
   const envProxy = [
@@ -297,11 +311,15 @@ export async function fetchCliStreamed(request: {
     .find(Boolean)
   if (request.source.proxy || envProxy) return 'npm is configured with a proxy'
   const controller = new AbortController()
-  const timer = setTimeout(() => controller.abort(), TOTAL_TIMEOUT_MS)
-  const work = await mkdtemp(path.join(process.env.RUNNER_TEMP || os.tmpdir(), 'claude-cli-'))
-  const options = { ca: trustedCas(request.caFile), signal: controller.signal }
+  const abort = (): void => controller.abort()
+  if (request.signal?.aborted) abort()
+  else request.signal?.addEventListener('abort', abort)
+  const timer = setTimeout(abort, TOTAL_TIMEOUT_MS)
   try {
-    const document = await getJson(versionDocumentUrl(request.source.registry, spec), options)
+    const document = await getJson(versionDocumentUrl(request.source.registry, spec), {
+      ca: trustedCas(request.caFile),
+      signal: controller.signal
+    })
     const dist = document.dist as Record<string, unknown> | undefined
     const expected = sha512Integrity(dist?.integrity)
     const tarball = typeof dist?.tarball === 'string' ? dist.tarball : undefined
@@ -309,7 +327,36 @@ export async function fetchCliStreamed(request: {
     if (document.name !== name || document.version !== request.version || !expected || !tarball)
       return `the registry's document for ${spec} names no sha512-checked tarball`
     if (!/^https?:\/\//.test(tarball)) return `the tarball of ${spec} is not at an http(s) URL`
+    return { spec, url: tarball, sha512: expected }
+  } catch (error: unknown) {
+    const message = error instanceof Error ? error.message : String(error)
+    return `fetching ${spec} from npm's registry failed (${message})`
+  } finally {
+    clearTimeout(timer)
+    request.signal?.removeEventListener('abort', abort)
+  }
+}
 
+/**
+ * Fetches the binary for `arch` from `source.registry` into `binaryPath` (written beside it and
+ * renamed, then marked complete). Returns undefined on success, or why it did not (the caller
+ * then uses `npm pack`, which also explains a version that does not exist). `located`: the
+ * answer of locateCliTarball for the same request, when it was asked earlier.
+ */
+export async function fetchCliStreamed(
+  request: CliTarballRequest & {
+    binaryPath: string
+    located?: Promise<CliTarball | string>
+  }
+): Promise<string | undefined> {
+  const located = await (request.located ?? locateCliTarball(request))
+  if (typeof located === 'string') return located
+  const { spec, url: tarball, sha512: expected } = located
+  const controller = new AbortController()
+  const timer = setTimeout(() => controller.abort(), TOTAL_TIMEOUT_MS)
+  const work = await mkdtemp(path.join(process.env.RUNNER_TEMP || os.tmpdir(), 'claude-cli-'))
+  const options = { ca: trustedCas(request.caFile), signal: controller.signal }
+  try {
     const response = await get(tarball, { ...options, accept: 'application/octet-stream' })
     const hash = createHash('sha512')
     const untar = untarOne(work, 'package/claude', scrubbedEnv(process.env))
