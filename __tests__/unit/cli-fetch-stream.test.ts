@@ -3,9 +3,7 @@
  * answers as npm's registry does (a version document with dist.tarball and a sha512 integrity,
  * the tarball behind a redirect): the binary lands complete and identical; a tarball that does
  * not match the digest, a document without one, a missing version and a configured proxy are
- * refused with a reason and place nothing; a tarball located beforehand (as image-cli.ts does
- * beside the CLI's cache lookup) is downloaded without asking the document again, and a located
- * request that is aborted ends with a reason. The real registry is fetched in
+ * refused with a reason and place nothing. The real registry is fetched in
  * __tests__/e2e/cli-fetch-host.test.ts.
  */
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals'
@@ -138,47 +136,13 @@ describe('fetchCliStreamed against a registry stand-in', () => {
     expect(existsSync(completeMarker(binaryPath))).toBe(false)
   })
 
-  it('downloads a tarball located beforehand without asking its document again', async () => {
+  it('locates the tarball and its digest from the version document', async () => {
     const located = await locateCliTarball({ version: '1.0.0', arch: 'X64', source: { registry } })
     expect(located).toEqual({
       spec: `${NAME}@1.0.0`,
       url: `${registry}tarballs/pkg.tgz`,
       sha512: integrity.slice('sha512-'.length)
     })
-    const before = requests.length
-    const binaryPath = cliBinaryPath(path.join(dir, 'located'), '1.0.0', 'X64')
-    const failed = await fetchCliStreamed({
-      version: '1.0.0',
-      arch: 'X64',
-      source: { registry },
-      binaryPath,
-      located: Promise.resolve(located)
-    })
-    expect(failed).toBeUndefined()
-    expect(readFileSync(binaryPath).equals(binary)).toBe(true)
-    expect(requests.slice(before)).toEqual(['/tarballs/pkg.tgz', '/blobs/pkg.tgz'])
-  })
-
-  it('ends a location asked with an aborted signal with a reason, and a failed one is passed on', async () => {
-    const aborted = new AbortController()
-    aborted.abort()
-    const located = await locateCliTarball({
-      version: '1.0.0',
-      arch: 'X64',
-      source: { registry },
-      signal: aborted.signal
-    })
-    expect(located).toMatch(/failed \(.*abort/i)
-    const binaryPath = cliBinaryPath(path.join(dir, 'aborted'), '1.0.0', 'X64')
-    const failed = await fetchCliStreamed({
-      version: '1.0.0',
-      arch: 'X64',
-      source: { registry },
-      binaryPath,
-      located: Promise.resolve(located)
-    })
-    expect(failed).toBe(located)
-    expect(existsSync(binaryPath)).toBe(false)
   })
 
   it('refuses a document without a sha512 digest, a missing version, and a proxy', async () => {

@@ -286,15 +286,12 @@ export interface CliTarballRequest {
   arch: string
   source: NpmSource
   caFile?: string
-  /** Ends the request (the CLI was found elsewhere and the fetch will not happen). */
-  signal?: AbortSignal
 }
 
 /**
  * Reads the version document of the platform package for `arch` from `source.registry`: the
  * tarball's URL and digest, or why this fetch cannot be used (the caller then uses `npm pack`).
- * One small request, so it can run before it is known that the fetch is needed (image-cli.ts
- * asks it beside the CLI's cache lookup). Never throws.
+ * Never throws.
  */
 export async function locateCliTarball(request: CliTarballRequest): Promise<CliTarball | string> {
   const spec = cliPlatformPackage(request.arch, request.version)
@@ -311,10 +308,7 @@ export async function locateCliTarball(request: CliTarballRequest): Promise<CliT
     .find(Boolean)
   if (request.source.proxy || envProxy) return 'npm is configured with a proxy'
   const controller = new AbortController()
-  const abort = (): void => controller.abort()
-  if (request.signal?.aborted) abort()
-  else request.signal?.addEventListener('abort', abort)
-  const timer = setTimeout(abort, TOTAL_TIMEOUT_MS)
+  const timer = setTimeout(() => controller.abort(), TOTAL_TIMEOUT_MS)
   try {
     const document = await getJson(versionDocumentUrl(request.source.registry, spec), {
       ca: trustedCas(request.caFile),
@@ -333,23 +327,18 @@ export async function locateCliTarball(request: CliTarballRequest): Promise<CliT
     return `fetching ${spec} from npm's registry failed (${message})`
   } finally {
     clearTimeout(timer)
-    request.signal?.removeEventListener('abort', abort)
   }
 }
 
 /**
  * Fetches the binary for `arch` from `source.registry` into `binaryPath` (written beside it and
  * renamed, then marked complete). Returns undefined on success, or why it did not (the caller
- * then uses `npm pack`, which also explains a version that does not exist). `located`: the
- * answer of locateCliTarball for the same request, when it was asked earlier.
+ * then uses `npm pack`, which also explains a version that does not exist).
  */
 export async function fetchCliStreamed(
-  request: CliTarballRequest & {
-    binaryPath: string
-    located?: Promise<CliTarball | string>
-  }
+  request: CliTarballRequest & { binaryPath: string }
 ): Promise<string | undefined> {
-  const located = await (request.located ?? locateCliTarball(request))
+  const located = await locateCliTarball(request)
   if (typeof located === 'string') return located
   const { spec, url: tarball, sha512: expected } = located
   const controller = new AbortController()

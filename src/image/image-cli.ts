@@ -21,13 +21,7 @@ import {
   toolCacheRoot
 } from './cli-binary.js'
 import { fetchCliOnHost } from './cli-fetch-host.js'
-import {
-  fetchCliStreamed,
-  locateCliTarball,
-  runnerNpm,
-  type CliTarball,
-  type RunnerNpm
-} from './cli-fetch-stream.js'
+import { fetchCliStreamed, runnerNpm } from './cli-fetch-stream.js'
 import { timed, type SetupPhases } from './setup-phases.js'
 import type { SetupSaves } from './setup-saves.js'
 
@@ -57,14 +51,12 @@ async function findCli(
   plan: CliPlan,
   settings: ImageSettings,
   log: Logger,
-  phases: SetupPhases,
-  absent: () => void
+  phases: SetupPhases
 ): Promise<CliMount['source'] | undefined> {
   if (await cliBinaryPresent(plan.binaryPath)) {
     log.info(`Claude Code binary already on this runner (${plan.binaryPath})`)
     return 'present'
   }
-  absent()
   if (
     settings.cache &&
     (await timed(phases, 'CLI restore', () => restoreCliBinary({ ...plan, log })))
@@ -73,49 +65,17 @@ async function findCli(
   return undefined
 }
 
-/**
- * The fetch's first steps, which need no download: the runner's npm (is there one, which
- * registry) and the version document that names the tarball and its digest. One small process
- * and one small request, asked beside the CLI's cache lookup, so a miss starts the download at
- * once: in a row they took 0.5-0.7 s here after the miss. Never rejects.
- */
-interface FetchPrelude {
-  /** Undefined when build-args name the builder to fetch with. */
-  npm?: RunnerNpm
-  /** When npm names a registry: where the tarball is, or why the stream cannot be used. */
-  located?: Promise<CliTarball | string>
-}
-
-async function fetchPrelude(
-  settings: ImageSettings,
-  claudeCodeVersion: string,
-  signal: AbortSignal
-): Promise<FetchPrelude> {
-  if (settings.buildArgs.BUILDER_IMAGE) return {}
-  const npm = await runnerNpm()
-  if (!npm.available || !npm.source || signal.aborted) return { npm }
-  const located = locateCliTarball({
-    version: claudeCodeVersion,
-    arch: cliPlatform().arch,
-    source: npm.source,
-    caFile: settings.caCertificates,
-    signal
-  })
-  return { npm, located }
-}
-
 async function makeCli(
   plan: CliPlan,
   settings: ImageSettings,
   claudeCodeVersion: string,
   log: BuildLog,
   saves: SetupSaves,
-  prelude: FetchPrelude,
   runId?: string
 ): Promise<'fetched'> {
   // The runner's npm registry, unless build-args name the builder to use: streamed
   // (cli-fetch-stream.ts), else with `npm pack` (cli-fetch-host.ts), else in the builder.
-  const { npm, located } = prelude
+  const npm = settings.buildArgs.BUILDER_IMAGE ? undefined : await runnerNpm()
   if (npm?.available) {
     log.startGroup(`Fetching Claude Code ${claudeCodeVersion} (from npm's registry on the runner)`)
     let failed: string | undefined
@@ -127,7 +87,7 @@ async function makeCli(
         binaryPath: plan.binaryPath
       }
       failed = npm.source
-        ? await fetchCliStreamed({ ...request, source: npm.source, located })
+        ? await fetchCliStreamed({ ...request, source: npm.source })
         : "npm's configuration names no registry this fetch can use"
       if (failed) {
         log.info(`${failed}; fetching it with npm pack instead`)
@@ -191,9 +151,6 @@ export interface ImageCliContext {
 export class ImageCli {
   private readonly plan: CliPlan
   private lookup?: Promise<CliMount['source'] | undefined>
-  private prelude?: Promise<FetchPrelude>
-  /** Ends the prelude's request when the CLI was found after all. */
-  private readonly preludeAbort = new AbortController()
 
   constructor(private readonly context: ImageCliContext) {
     this.plan = planCli(context.claudeCodeVersion)
@@ -214,24 +171,15 @@ export class ImageCli {
     return cliMount(this.plan, source)
   }
 
-  private async find(): Promise<CliMount['source'] | undefined> {
+  private find(): Promise<CliMount['source'] | undefined> {
     const { settings, cacheLog, phases } = this.context
-    // Not on this runner: the fetch's prelude starts beside the cache lookup.
-    const source = await findCli(this.plan, settings, cacheLog, phases, () => this.startPrelude())
-    if (source) this.preludeAbort.abort()
-    return source
-  }
-
-  private startPrelude(): Promise<FetchPrelude> {
-    const { settings, claudeCodeVersion } = this.context
-    this.prelude ??= fetchPrelude(settings, claudeCodeVersion, this.preludeAbort.signal)
-    return this.prelude
+    return findCli(this.plan, settings, cacheLog, phases)
   }
 
   private fetch(): Promise<'fetched'> {
     const { settings, claudeCodeVersion, log, saves, phases, runId } = this.context
-    return timed(phases, 'CLI fetch', async () =>
-      makeCli(this.plan, settings, claudeCodeVersion, log, saves, await this.startPrelude(), runId)
+    return timed(phases, 'CLI fetch', () =>
+      makeCli(this.plan, settings, claudeCodeVersion, log, saves, runId)
     )
   }
 }
