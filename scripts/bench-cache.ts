@@ -263,6 +263,9 @@ async function main(): Promise<void> {
         for (const ref of images) await removeImage(ref)
         await emptyDir(runnerTemp)
         await emptyDir(toolCache)
+        // The previous set-up's writes (its cache saves: hundreds of MB the service stored just
+        // before) flushed now, not during this one's restores: a fresh runner starts clean.
+        await run('sync', [])
       }
       const runDir = path.join(work, `run-${runDirs++}`)
       await mkdir(runDir)

@@ -17,6 +17,7 @@ import path from 'node:path'
 import { cliBinaryPath, completeMarker } from '../../src/image/cli-binary.js'
 import {
   fetchCliStreamed,
+  locateCliTarball,
   parseNpmConfig,
   runnerNpm,
   sha512Integrity,
@@ -133,6 +134,15 @@ describe('fetchCliStreamed against a registry stand-in', () => {
     expect(failed).toMatch(/does not match the registry's integrity digest/)
     expect(existsSync(binaryPath)).toBe(false)
     expect(existsSync(completeMarker(binaryPath))).toBe(false)
+  })
+
+  it('locates the tarball and its digest from the version document', async () => {
+    const located = await locateCliTarball({ version: '1.0.0', arch: 'X64', source: { registry } })
+    expect(located).toEqual({
+      spec: `${NAME}@1.0.0`,
+      url: `${registry}tarballs/pkg.tgz`,
+      sha512: integrity.slice('sha512-'.length)
+    })
   })
 
   it('refuses a document without a sha512 digest, a missing version, and a proxy', async () => {

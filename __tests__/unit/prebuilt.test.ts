@@ -1,10 +1,14 @@
 /**
  * When the action pulls the released image instead of building (issue 23): only for exactly the
  * bundled image, only with a record made from the docker/ files beside it, only for a platform
- * the release has. The docker/ directories here are real copies of the action's.
+ * the release has. The docker/ directories here are real copies of the action's. The pull itself
+ * against a local registry (Debian's docker-registry): an image with the CLI-mount label is
+ * tagged and used, one without it is refused and removed.
  */
-import { afterEach, beforeEach, describe, expect, it } from '@jest/globals'
-import { appendFileSync, cpSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs'
+import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from '@jest/globals'
+import { execFileSync } from 'node:child_process'
+import { randomBytes } from 'node:crypto'
+import { appendFileSync, cpSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs'
 import os from 'node:os'
 import path from 'node:path'
 import { fileURLToPath } from 'node:url'
@@ -12,8 +16,12 @@ import {
   choosePrebuilt,
   dockerPlatform,
   imageChangingInputs,
-  prebuiltFallbackNotice
+  prebuiltFallbackNotice,
+  pullPrebuilt,
+  type PrebuiltCandidate
 } from '../../src/image/prebuilt.js'
+import { CLI_CONTAINER_PATH, CLI_MOUNT_LABEL } from '../../src/image/cli-binary.js'
+import { pushImage, startRegistry, type LocalRegistry } from '../helpers/registry.js'
 import { imageSourceDigest, writePrebuiltRecord } from '../../src/image/prebuilt-record.js'
 import { buildxArgs, classicBuildArgs } from '../../src/image/build.js'
 import type { ImageSettings } from '../../src/settings.js'
@@ -163,5 +171,72 @@ describe('build labels', () => {
       expect(args[at + 1]).toBe(`org.opencontainers.image.base.digest=${DIGEST}`)
       expect(args[args.length - 1]).toBe('C')
     }
+  })
+})
+
+describe('pullPrebuilt against a local registry', () => {
+  const docker = (...args: string[]): string =>
+    execFileSync('docker', args, { encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'] })
+  const run = randomBytes(4).toString('hex')
+  const dir = mkdtempSync(path.join(os.tmpdir(), 'unit-prebuilt-pull-'))
+  let registry: LocalRegistry
+  const tags: string[] = []
+  /** Builds a one-label image on the local base, pushes it by digest and removes it here. */
+  const release = (name: string, label: string): PrebuiltCandidate => {
+    const context = path.join(dir, name)
+    mkdirSync(context)
+    writeFileSync(
+      path.join(context, 'Dockerfile'),
+      `FROM claude-sandbox/debian:bookworm-slim\nLABEL ${label}\nLABEL unit-run=${run}-${name}\n`
+    )
+    const local = `claude-sandbox-unit-prebuilt-${name}:${run}`
+    execFileSync('docker', ['build', '-q', '-t', local, context], {
+      env: { ...process.env, DOCKER_BUILDKIT: '0' },
+      stdio: 'ignore'
+    })
+    const repository = `${registry.host}/org/claude-sandbox-action/agent-${name}`
+    const digest = pushImage(local, `${repository}:1.0.0`)
+    docker('rmi', local)
+    return {
+      reference: `${repository}@${digest}`,
+      digest,
+      platform: 'linux/amd64',
+      version: '1.0.0',
+      key: `unit-${name}`
+    }
+  }
+
+  beforeAll(async () => {
+    registry = await startRegistry()
+  })
+  afterAll(async () => {
+    for (const tag of tags) spawnQuiet('rmi', tag)
+    await registry.close()
+    rmSync(dir, { recursive: true, force: true })
+  })
+  const spawnQuiet = (...args: string[]): void => {
+    try {
+      docker(...args)
+    } catch {
+      // already gone
+    }
+  }
+
+  it('tags and returns an image that asks for the CLI mount; refuses and removes one that does not', async () => {
+    const labelled = release('labelled', `${CLI_MOUNT_LABEL}=${CLI_CONTAINER_PATH}`)
+    const unlabelled = release('unlabelled', 'other=1')
+    const log = { info: () => undefined }
+
+    const tag = `claude-sandbox-agent:unit-${run}`
+    tags.push(tag, labelled.reference)
+    const pulled = await pullPrebuilt(labelled, tag, log)
+    expect(pulled).toEqual({
+      ok: true,
+      id: docker('image', 'inspect', '--format', '{{.Id}}', tag).trim()
+    })
+
+    const refused = await pullPrebuilt(unlabelled, `claude-sandbox-agent:unit-no-${run}`, log)
+    expect(refused).toEqual({ ok: false, reason: `it does not carry the label ${CLI_MOUNT_LABEL}` })
+    expect(() => docker('image', 'inspect', unlabelled.reference)).toThrow()
   })
 })

@@ -23,6 +23,7 @@ import {
 import { fetchCliOnHost } from './cli-fetch-host.js'
 import { fetchCliStreamed, runnerNpm } from './cli-fetch-stream.js'
 import { timed, type SetupPhases } from './setup-phases.js'
+import type { SetupSaves } from './setup-saves.js'
 
 /** The CLI binary the container gets read-only, for images that ask for it. */
 export interface CliMount {
@@ -69,7 +70,7 @@ async function makeCli(
   settings: ImageSettings,
   claudeCodeVersion: string,
   log: BuildLog,
-  saves: Promise<unknown>[],
+  saves: SetupSaves,
   runId?: string
 ): Promise<'fetched'> {
   // The runner's npm registry, unless build-args name the builder to use: streamed
@@ -97,7 +98,7 @@ async function makeCli(
       log.endGroup()
     }
     if (!failed) {
-      if (settings.cache) saves.push(saveCliBinary({ ...plan, log }))
+      if (settings.cache) saves.add(() => saveCliBinary({ ...plan, log }))
       return 'fetched'
     }
   }
@@ -109,7 +110,7 @@ async function makeCli(
     binaryPath: plan.binaryPath,
     log
   })
-  if (settings.cache) saves.push(saveCliBinary({ ...plan, log }))
+  if (settings.cache) saves.add(() => saveCliBinary({ ...plan, log }))
   return 'fetched'
 }
 
@@ -140,8 +141,8 @@ export interface ImageCliContext {
   claudeCodeVersion: string
   log: BuildLog
   cacheLog: Logger
-  /** Cache saves started here join the run's (see PreparedImage.saved). */
-  saves: Promise<unknown>[]
+  /** Cache saves queued here join the run's (see PreparedImage.saved). */
+  saves: SetupSaves
   phases: SetupPhases
   runId?: string
 }

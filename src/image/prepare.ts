@@ -28,6 +28,7 @@ import {
 import { ImageCli, type CliMount } from './image-cli.js'
 import { inputsTag, presentByInputs, recheckBaseLater, tagAsChecked } from './present-image.js'
 import { timed, type SetupPhases } from './setup-phases.js'
+import { SetupSaves } from './setup-saves.js'
 import { baseLabels, loadFromOlderBase } from './warm-fallback.js'
 
 export type { CliMount } from './image-cli.js'
@@ -285,7 +286,7 @@ async function makeImage(
   settings: ImageSettings,
   workDir: string,
   log: BuildLog,
-  saves: Promise<unknown>[]
+  saves: SetupSaves
 ) {
   const id = await buildImage(
     {
@@ -303,9 +304,9 @@ async function makeImage(
     },
     log
   )
-  // Saved at once, so a later failure does not lose the build; not awaited (see `saved`).
+  // Queued at once, so a later failure does not lose the build; not awaited (see `saved`).
   if (settings.cache)
-    saves.push(saveImage({ key: plan.key, imageRef: plan.tag, tarPath: imageTarPath(), log }))
+    saves.add(() => saveImage({ key: plan.key, imageRef: plan.tag, tarPath: imageTarPath(), log }))
   return id
 }
 
@@ -330,7 +331,7 @@ export async function prepareImage(
     settings,
     log,
     cacheLog: { info: log.info, warning: log.warning },
-    saves: [],
+    saves: new SetupSaves(),
     phases: {}
   }
   const cli = new ImageCli({ ...setup, claudeCodeVersion, runId: run.runId })
@@ -342,38 +343,43 @@ export async function prepareImage(
     cacheKey: how.key,
     setupMs: Date.now() - started,
     cli: await cli.forImage(image.ref, bundled),
-    saved: Promise.all(setup.saves).then(() => undefined),
+    saved: setup.saves.done(),
     phasesMs: setup.phases
   })
-  if (settings.image)
-    return finish(await givenImage(settings.image, log), { built: false, key: undefined })
-  // The bundled image's CLI is looked for (and fetched on a miss) at once, beside the image.
-  if (bundled) cli.startEarly()
+  // The saves start once the set-up has settled, done or failed (setup-saves.ts).
+  try {
+    if (settings.image)
+      return await finish(await givenImage(settings.image, log), { built: false, key: undefined })
+    // The bundled image's CLI is looked for (and fetched on a miss) at once, beside the image.
+    if (bundled) cli.startEarly()
 
-  const prebuilt = choosePrebuilt(settings, actionDockerDir, cliPlatform())
-  if ('candidate' in prebuilt) {
-    const image = await findOrPullPrebuilt(prebuilt.candidate, setup)
-    if (image)
-      return finish(image, {
-        built: false,
-        pulled: !image.cacheHit && image.pulled,
-        key: prebuilt.candidate.key
-      })
-  } else if (prebuilt.notice) {
-    notice(log, prebuiltFallbackNotice('recorded in docker/prebuilt.json', prebuilt.skip))
-  }
-
-  if (!settings.bundledDockerfile) {
-    const plan = await planCustom(settings, claudeCodeVersion, run)
-    const found = await findImage(plan, settings, setup.cacheLog)
-    const image = found ?? {
-      id: await makeImage(plan, settings, workDir, log, setup.saves),
-      ref: plan.tag,
-      cacheHit: false
+    const prebuilt = choosePrebuilt(settings, actionDockerDir, cliPlatform())
+    if ('candidate' in prebuilt) {
+      const image = await findOrPullPrebuilt(prebuilt.candidate, setup)
+      if (image)
+        return await finish(image, {
+          built: false,
+          pulled: !image.cacheHit && image.pulled,
+          key: prebuilt.candidate.key
+        })
+    } else if (prebuilt.notice) {
+      notice(log, prebuiltFallbackNotice('recorded in docker/prebuilt.json', prebuilt.skip))
     }
-    return finish(image, { built: found === undefined, key: plan.key })
+
+    if (!settings.bundledDockerfile) {
+      const plan = await planCustom(settings, claudeCodeVersion, run)
+      const found = await findImage(plan, settings, setup.cacheLog)
+      const image = found ?? {
+        id: await makeImage(plan, settings, workDir, log, setup.saves),
+        ref: plan.tag,
+        cacheHit: false
+      }
+      return await finish(image, { built: found === undefined, key: plan.key })
+    }
+    return await prepareBundledImage(setup, workDir, actionDockerDir, run, finish)
+  } finally {
+    setup.saves.start()
   }
-  return prepareBundledImage(setup, workDir, actionDockerDir, run, finish)
 }
 
 /** What every path of one set-up shares: its settings, logs, the saves it started, its phases. */
@@ -381,7 +387,8 @@ interface SetupContext {
   settings: ImageSettings
   log: BuildLog
   cacheLog: Logger
-  saves: Promise<unknown>[]
+  /** Held until the set-up has settled (setup-saves.ts). */
+  saves: SetupSaves
   phases: SetupPhases
 }
 
@@ -560,7 +567,7 @@ async function findOrPullPrebuilt(
   }
   log.info(`Pulled the prebuilt agent image ${candidate.reference} (${pulled.id})`)
   if (settings.cache)
-    saves.push(
+    saves.add(() =>
       saveImage({ key: target.key, imageRef: target.tag, tarPath: imageTarPath(), log: cacheLog })
     )
   return { id: pulled.id, ref: target.tag, cacheHit: false, pulled: true }
