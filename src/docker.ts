@@ -124,34 +124,57 @@ export async function imageExists(ref: string): Promise<boolean> {
   return (await imageId(ref)) !== undefined
 }
 
-/** The image's id, or undefined when there is no such image on this runner. */
-/** The image's configured environment (`Config.Env`), or undefined when it cannot be read. */
-export async function imageEnv(ref: string): Promise<string[] | undefined> {
+/** What the action reads of an image on this runner. */
+export interface ImageFacts {
+  id: string
+  /** `Config.Env` */
+  env: string[]
+  /** `Config.Labels` */
+  labels: Record<string, string>
+}
+
+/**
+ * The image's id and configuration, or undefined when there is no such image on this runner or
+ * it cannot be read: from the Engine API on the local socket when it is ours to use (a few ms),
+ * else from `docker image inspect` (the same document; a process of 0.1-0.3 s on two cores).
+ */
+export async function inspectImage(ref: string): Promise<ImageFacts | undefined> {
   const answer = await engineGet(`/images/${ref}/json`)
-  let config: unknown
-  if (answer?.status === 200) {
-    config = (answer.body as { Config?: unknown } | null)?.Config
-  } else if (answer?.status === 404) {
+  if (answer?.status === 200) return imageFacts(answer.body)
+  if (answer?.status === 404) return undefined
+  const result = await docker(['image', 'inspect', '--format', '{{json .}}', ref])
+  if (result.exitCode !== 0) return undefined
+  try {
+    return imageFacts(JSON.parse(result.stdout) as unknown)
+  } catch {
     return undefined
-  } else {
-    const result = await docker(['image', 'inspect', '--format', '{{json .Config}}', ref])
-    if (result.exitCode !== 0) return undefined
-    try {
-      config = JSON.parse(result.stdout) as unknown
-    } catch {
-      return undefined
-    }
   }
-  const env = (config as { Env?: unknown } | null | undefined)?.Env
-  return Array.isArray(env)
-    ? env.filter((item): item is string => typeof item === 'string')
+}
+
+function imageFacts(document: unknown): ImageFacts | undefined {
+  const id = field(document, 'Id', 'string')
+  if (!id) return undefined
+  const config = objectField(document, 'Config')
+  const env = config?.Env
+  const labels: Record<string, string> = {}
+  for (const [name, value] of Object.entries(objectField(config, 'Labels') ?? {}))
+    if (typeof value === 'string') labels[name] = value
+  return {
+    id,
+    env: Array.isArray(env) ? env.filter((item): item is string => typeof item === 'string') : [],
+    labels
+  }
+}
+
+function objectField(value: unknown, name: string): Record<string, unknown> | undefined {
+  if (typeof value !== 'object' || value === null) return undefined
+  const inner = (value as Record<string, unknown>)[name]
+  return typeof inner === 'object' && inner !== null
+    ? (inner as Record<string, unknown>)
     : undefined
 }
 
+/** The image's id, or undefined when there is no such image on this runner. */
 export async function imageId(ref: string): Promise<string | undefined> {
-  const answer = await engineGet(`/images/${ref}/json`)
-  if (answer?.status === 200) return field(answer.body, 'Id', 'string')
-  if (answer?.status === 404) return undefined
-  const result = await docker(['image', 'inspect', '--format', '{{.Id}}', ref])
-  return result.exitCode === 0 ? result.stdout.trim() : undefined
+  return (await inspectImage(ref))?.id
 }

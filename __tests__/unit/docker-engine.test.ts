@@ -4,6 +4,7 @@ import http from 'node:http'
 import os from 'node:os'
 import path from 'node:path'
 import { engineGet, engineSocket, field } from '../../src/docker-engine.js'
+import { inspectImage } from '../../src/docker.js'
 
 /** A stand-in engine on a Unix socket: answers what the table says, and records the paths asked. */
 function startEngine(socketPath: string, asked: string[]): Promise<http.Server> {
@@ -15,6 +16,20 @@ function startEngine(socketPath: string, asked: string[]): Promise<http.Server> 
     } else if (request.url === '/images/claude-sandbox/debian:bookworm-slim/json') {
       response.writeHead(200, { 'Content-Type': 'application/json' })
       response.end(JSON.stringify({ Id: 'sha256:' + 'a'.repeat(64) }))
+    } else if (
+      request.url ===
+      '/images/registry.example.com/team/agent@sha256:' + 'b'.repeat(64) + '/json'
+    ) {
+      response.writeHead(200, { 'Content-Type': 'application/json' })
+      response.end(
+        JSON.stringify({
+          Id: 'sha256:' + 'c'.repeat(64),
+          Config: {
+            Env: ['PATH=/opt/bin:/usr/bin', 7],
+            Labels: { 'org.claude-sandbox-action.cli-mount': '/usr/local/bin/claude', n: 1 }
+          }
+        })
+      )
     } else if (request.url === '/containers/broken/json') {
       response.writeHead(500, { 'Content-Type': 'text/plain' })
       response.end('not json at all')
@@ -95,5 +110,31 @@ describe('the Docker Engine API on the local socket', () => {
     expect(field({ Pid: '42' }, 'Pid', 'number')).toBeUndefined()
     expect(field('text', 'Pid', 'number')).toBeUndefined()
     expect(field(null, 'Id', 'string')).toBeUndefined()
+  })
+  it("reads an image's id, environment and labels from the socket, by any reference", async () => {
+    const saved = { DOCKER_HOST: process.env.DOCKER_HOST, HOME: process.env.HOME }
+    Object.assign(process.env, env)
+    try {
+      const ref = `registry.example.com/team/agent@sha256:${'b'.repeat(64)}`
+      expect(await inspectImage(ref)).toEqual({
+        id: `sha256:${'c'.repeat(64)}`,
+        env: ['PATH=/opt/bin:/usr/bin'],
+        labels: { 'org.claude-sandbox-action.cli-mount': '/usr/local/bin/claude' }
+      })
+      // No Config at all: an id with nothing configured.
+      expect(await inspectImage('claude-sandbox/debian:bookworm-slim')).toEqual({
+        id: `sha256:${'a'.repeat(64)}`,
+        env: [],
+        labels: {}
+      })
+      // 404 is "not here", answered without asking the CLI.
+      expect(await inspectImage('claude-sandbox/none:0')).toBeUndefined()
+      expect(asked).toContain(`/images/${ref}/json`)
+    } finally {
+      for (const [name, value] of Object.entries(saved)) {
+        if (value === undefined) delete process.env[name]
+        else process.env[name] = value
+      }
+    }
   })
 })

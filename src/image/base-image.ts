@@ -1,4 +1,4 @@
-import { docker, lastLines } from '../docker.js'
+import { docker, imageId, lastLines } from '../docker.js'
 import { ConfigurationError } from '../errors.js'
 import type { BuildLog } from './build.js'
 
@@ -59,9 +59,8 @@ async function registryDigest(ref: string): Promise<string | undefined> {
 }
 
 async function localId(ref: string): Promise<string | undefined> {
-  const result = await docker(['image', 'inspect', '--format', '{{.Id}}', ref])
-  const id = result.stdout.trim()
-  return result.exitCode === 0 && /^sha256:[0-9a-f]{64}$/.test(id) ? id : undefined
+  const id = await imageId(ref)
+  return id !== undefined && /^sha256:[0-9a-f]{64}$/.test(id) ? id : undefined
 }
 
 /**

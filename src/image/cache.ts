@@ -4,6 +4,7 @@ import { rm, stat } from 'node:fs/promises'
 import os from 'node:os'
 import path from 'node:path'
 import { performance } from 'node:perf_hooks'
+import { imageId } from '../docker.js'
 import { errorMessage } from '../errors.js'
 import { markComplete } from './cli-binary.js'
 
@@ -112,15 +113,15 @@ function docker(args: string[]): Promise<CommandResult> {
 /**
  * The ID of the image `docker load` just loaded. Its output names either the ID (`Loaded image
  * ID: sha256:…`, for a tarball saved by ID) or a reference (`Loaded image: name:tag`), which is
- * then inspected.
+ * then looked up.
  */
 async function loadedImageId(loadOutput: string): Promise<string> {
   const byId = /^Loaded image ID: (sha256:[0-9a-f]{64})\s*$/m.exec(loadOutput)
   if (byId?.[1]) return byId[1]
   const byRef = /^Loaded image: (\S+)\s*$/m.exec(loadOutput)
   if (byRef?.[1]) {
-    const { stdout } = await docker(['image', 'inspect', '--format', '{{.Id}}', byRef[1]])
-    return stdout.trim()
+    const id = await imageId(byRef[1])
+    if (id) return id
   }
   throw new Error(`docker load did not name the image it loaded: ${loadOutput.trim()}`)
 }
@@ -171,13 +172,13 @@ export async function loadImageTarball(
   const started = performance.now()
   try {
     const { stdout } = await docker(['load', '--input', tarPath])
-    const imageId = await loadedImageId(stdout)
+    const loadedId = await loadedImageId(stdout)
     const durationsMs = { restore: restored.restoreMs, load: performance.now() - started }
     log.info(
       `agent image restored from the Actions cache in ${seconds(durationsMs.restore)} and ` +
-        `loaded in ${seconds(durationsMs.load)} (${imageId})`
+        `loaded in ${seconds(durationsMs.load)} (${loadedId})`
     )
-    return { hit: true, matchedKey, imageId, durationsMs }
+    return { hit: true, matchedKey, imageId: loadedId, durationsMs }
   } catch (error: unknown) {
     log.warning(`the cached agent image could not be loaded, building it: ${errorMessage(error)}`)
     return { hit: false }

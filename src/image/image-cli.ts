@@ -5,7 +5,7 @@
  * container) and saved at once. For the bundled image the lookup starts beside the image's own
  * preparation, so a cold start takes the longer of the two, not their sum.
  */
-import { docker } from '../docker.js'
+import { inspectImage } from '../docker.js'
 import type { ImageSettings } from '../settings.js'
 import type { BuildLog } from './build.js'
 import { restoreCliBinary, saveCliBinary, type Logger } from './cache.js'
@@ -125,14 +125,7 @@ function cliMount(plan: CliPlan, source: CliMount['source']): CliMount {
 
 /** Whether an image asks for the CLI to be mounted (the bundled Dockerfile's label). */
 async function wantsCliMount(ref: string): Promise<boolean> {
-  const result = await docker([
-    'image',
-    'inspect',
-    '--format',
-    `{{index .Config.Labels "${CLI_MOUNT_LABEL}"}}`,
-    ref
-  ])
-  return result.exitCode === 0 && result.stdout.trim() === CLI_CONTAINER_PATH
+  return (await inspectImage(ref))?.labels[CLI_MOUNT_LABEL] === CLI_CONTAINER_PATH
 }
 
 /** What the CLI's lookup and fetch need of the run. */

@@ -6,8 +6,7 @@
  * its whole content, so its cache key is the digest (no base image to resolve: a warm start from
  * this entry needs no registry at all). A pull that fails builds instead, with one notice.
  */
-import { docker, lastLines } from '../docker.js'
-import { engineGet, field } from '../docker-engine.js'
+import { docker, inspectImage, lastLines } from '../docker.js'
 import { errorMessage } from '../errors.js'
 import type { ImageSettings } from '../settings.js'
 import { prebuiltImageCacheKey } from './cache-key.js'
@@ -121,7 +120,10 @@ export async function pullPrebuilt(
     })
     if (pull.exitCode !== 0)
       return { ok: false, reason: lastLines(pull.stderr, 1) || 'docker pull failed' }
-    const { id, mount } = (await pulledImage(candidate.reference)) ?? {}
+    // From the Engine API when it is ours to use: a `docker` process took 0.09-0.30 s here.
+    const pulled = await inspectImage(candidate.reference)
+    const id = pulled?.id
+    const mount = pulled?.labels[CLI_MOUNT_LABEL]
     if (id === undefined || !/^sha256:[0-9a-f]{64}$/.test(id))
       return { ok: false, reason: 'the pulled image could not be inspected' }
     if (mount !== CLI_CONTAINER_PATH) {
@@ -135,33 +137,6 @@ export async function pullPrebuilt(
   } catch (error: unknown) {
     return { ok: false, reason: errorMessage(error) }
   }
-}
-
-/**
- * The pulled image's id and CLI-mount label: from the Engine API on the local socket when it is
- * ours to use (a few ms, against 0.1-0.3 s for a `docker` process here, on the cold set-up's
- * path), else from `docker image inspect`. Undefined when neither finds the image.
- */
-async function pulledImage(ref: string): Promise<{ id: string; mount: string } | undefined> {
-  const answer = await engineGet(`/images/${ref}/json`)
-  if (answer?.status === 200) {
-    const config = (answer.body as { Config?: { Labels?: Record<string, unknown> | null } }).Config
-    const mount = config?.Labels?.[CLI_MOUNT_LABEL]
-    return {
-      id: field(answer.body, 'Id', 'string') ?? '',
-      mount: typeof mount === 'string' ? mount : ''
-    }
-  }
-  const inspected = await docker([
-    'image',
-    'inspect',
-    '--format',
-    `{{.Id}}|{{index .Config.Labels "${CLI_MOUNT_LABEL}"}}`,
-    ref
-  ])
-  if (inspected.exitCode !== 0) return undefined
-  const [id = '', mount = ''] = inspected.stdout.trim().split('|')
-  return { id, mount }
 }
 
 /** The one notice a failed or unusable prebuilt image gets. */

@@ -1,7 +1,7 @@
 import { existsSync, lstatSync, readdirSync, realpathSync } from 'node:fs'
 import path from 'node:path'
 import { SANDBOX_MOUNT } from '../constants.js'
-import { imageEnv } from '../docker.js'
+import { inspectImage } from '../docker.js'
 import { probeScript, versionCommand } from './tool-probe.js'
 
 /**
@@ -290,7 +290,7 @@ export function withoutToolchains(plan: ToolCachePlan, broken: Toolchain[]): Too
 
 /** The image's own PATH, from its configuration. */
 export async function imagePath(image: string): Promise<string | undefined> {
-  const entry = (await imageEnv(image))?.find(item => item.startsWith('PATH='))
+  const entry = (await inspectImage(image))?.env.find(item => item.startsWith('PATH='))
   return entry?.slice('PATH='.length)
 }
 
